@@ -1,0 +1,67 @@
+package ca
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/anchorpki/anchor/crl"
+	"github.com/anchorpki/anchor/store"
+)
+
+// CRL is one issued certificate revocation list.
+type CRL struct {
+	Issuer  *Authority
+	Record  *store.CRLRecord
+	DER     []byte
+	Entries int
+}
+
+// IssueCRL builds and signs the next CRL of a CA from the store: the root's CRL
+// lists revoked issuing CA certificates, the issuing CA's lists revoked leaves.
+//
+// The CRL number comes from the store, so numbers strictly increase across
+// restarts and processes. A revoked certificate stays listed until one CRL has
+// been issued after its notAfter (RFC 5280 section 3.3 allows dropping it then):
+// entries whose notAfter precedes the previous CRL's thisUpdate were on that
+// CRL, which was issued after they expired, and are left out.
+func (c *CA) IssueCRL(ctx context.Context, issuer *Authority, lifetime time.Duration) (*CRL, error) {
+	thisUpdate := c.now().UTC().Truncate(time.Second)
+	nextUpdate := thisUpdate.Add(lifetime)
+	if !nextUpdate.Before(issuer.Cert.NotAfter) {
+		// A CRL must not outlive the key that vouches for it.
+		nextUpdate = issuer.Cert.NotAfter
+	}
+	next, prev, err := c.Store.NextCRL(ctx, issuer.Slug, thisUpdate, nextUpdate)
+	if err != nil {
+		return nil, fmt.Errorf("CRL number for %s: %w", issuer.Slug, err)
+	}
+	var cutoff time.Time
+	if prev != nil {
+		cutoff = prev.ThisUpdate
+	}
+
+	b, err := crl.NewBuilder(crl.Params{
+		Issuer:     issuer.Cert,
+		Signer:     issuer.Signer,
+		Number:     next.Number,
+		ThisUpdate: thisUpdate,
+		NextUpdate: nextUpdate,
+	}, 0)
+	if err != nil {
+		return nil, err
+	}
+	n := 0
+	err = c.Store.RevokedEntries(ctx, issuer.Slug, cutoff, func(e store.RevokedEntry) error {
+		n++
+		return b.Add(crl.Entry{Serial: e.Serial, RevokedAt: e.RevokedAt, Reason: int(e.Reason)})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("revoked entries of %s: %w", issuer.Slug, err)
+	}
+	der, err := b.Finish()
+	if err != nil {
+		return nil, fmt.Errorf("sign CRL of %s: %w", issuer.Slug, err)
+	}
+	return &CRL{Issuer: issuer, Record: next, DER: der, Entries: n}, nil
+}

@@ -1,0 +1,255 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"math/big"
+	"strings"
+	"time"
+
+	"github.com/anchorpki/anchor/store"
+)
+
+// Certificate returns the certificate with this serial, or an error wrapping
+// store.ErrNotFound. A serial no certificate can have (nil, not positive,
+// longer than 159 bits) is not found either.
+func (s *Store) Certificate(ctx context.Context, serial *big.Int) (*store.Certificate, error) {
+	if !s.gate.enter() {
+		return nil, store.ErrClosed
+	}
+	defer s.gate.leave()
+
+	key, err := numberKey(serial)
+	if err != nil {
+		return nil, fmt.Errorf("store/sqlite: certificate serial %w: %w", err, store.ErrNotFound)
+	}
+	row := s.read.QueryRowContext(ctx,
+		`SELECT `+certificateColumns+` FROM certificates WHERE serial_key = ?`, key)
+	c, err := scanCertificate(row)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("store/sqlite: certificate %s: %w", serial, store.ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store/sqlite: reading certificate %s: %w", serial, err)
+	}
+	return c, nil
+}
+
+// CertificatesByKey returns the certificates whose SubjectPublicKeyInfo hashes
+// to keyHash, oldest first: by CreatedAt, then by serial.
+func (s *Store) CertificatesByKey(ctx context.Context, keyHash [32]byte) (
+	[]*store.Certificate, error) {
+	if !s.gate.enter() {
+		return nil, store.ErrClosed
+	}
+	defer s.gate.leave()
+
+	certs, err := s.query(ctx, `SELECT `+certificateColumns+` FROM certificates
+		WHERE key_hash = ? ORDER BY created_at, serial_key`, keyHash[:])
+	if err != nil {
+		return nil, fmt.Errorf("store/sqlite: certificates by key %x: %w", keyHash, err)
+	}
+	return certs, nil
+}
+
+// List returns the certificates matching f in serial order. Status and
+// ExpiringBefore compare notAfter with f.Now as RFC 5280 section 4.1.2.5 does:
+// a certificate is valid through its notAfter second, and expired once f.Now
+// is past it.
+func (s *Store) List(ctx context.Context, f store.Filter) ([]*store.Certificate, error) {
+	if !s.gate.enter() {
+		return nil, store.ErrClosed
+	}
+	defer s.gate.leave()
+
+	query, args, err := listQuery(f, time.Now())
+	if err != nil {
+		return nil, err
+	}
+	certs, err := s.query(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("store/sqlite: listing certificates: %w", err)
+	}
+	return certs, nil
+}
+
+// listQuery translates f into SQL. now stands in for a zero f.Now.
+func listQuery(f store.Filter, now time.Time) (string, []any, error) {
+	if f.Limit < 0 {
+		return "", nil, fmt.Errorf("store/sqlite: filter limit %d is negative", f.Limit)
+	}
+	if !f.Now.IsZero() {
+		now = f.Now
+	}
+
+	var where []string
+	var args []any
+	add := func(cond string, arg ...any) {
+		where = append(where, cond)
+		args = append(args, arg...)
+	}
+	if f.Issuer != "" {
+		add("issuer = ?", f.Issuer)
+	}
+	if f.CommonName != "" {
+		add("common_name = ?", f.CommonName)
+	}
+	switch f.Status {
+	case store.StatusAny:
+	case store.StatusValid:
+		add("revoked_at IS NULL AND not_after >= ?", unixCeil(now))
+	case store.StatusExpired:
+		add("revoked_at IS NULL AND not_after < ?", unixCeil(now))
+	case store.StatusRevoked:
+		add("revoked_at IS NOT NULL")
+	default:
+		return "", nil, fmt.Errorf("store/sqlite: filter status %q is not one of "+
+			"valid, revoked, expired", f.Status)
+	}
+	if !f.ExpiringBefore.IsZero() {
+		add("not_after < ?", unixCeil(f.ExpiringBefore))
+	}
+	if f.After != "" {
+		add("serial_key > ?", f.After)
+	}
+
+	var b strings.Builder
+	b.WriteString("SELECT " + certificateColumns + " FROM certificates")
+	if len(where) > 0 {
+		b.WriteString(" WHERE " + strings.Join(where, " AND "))
+	}
+	b.WriteString(" ORDER BY serial_key")
+	if f.Limit > 0 {
+		b.WriteString(" LIMIT ?")
+		args = append(args, f.Limit)
+	}
+	return b.String(), args, nil
+}
+
+// query runs a SELECT of certificateColumns on a read connection.
+func (s *Store) query(ctx context.Context, query string, args ...any) (
+	[]*store.Certificate, error) {
+	rows, err := s.read.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+
+	certs := []*store.Certificate{}
+	for rows.Next() {
+		c, err := scanCertificate(rows)
+		if err != nil {
+			return nil, err
+		}
+		certs = append(certs, c)
+	}
+	return certs, rows.Err()
+}
+
+// Revoke marks the certificate with this serial revoked at the second of at,
+// for reason. If it is already revoked, nothing changes: the original time and
+// reason stay and changed is false.
+func (s *Store) Revoke(ctx context.Context, serial *big.Int, at time.Time,
+	reason store.Reason) (c *store.Certificate, changed bool, err error) {
+	if !s.gate.enter() {
+		return nil, false, store.ErrClosed
+	}
+	defer s.gate.leave()
+
+	key, err := numberKey(serial)
+	if err != nil {
+		return nil, false, fmt.Errorf("store/sqlite: revoking: serial %w: %w",
+			err, store.ErrNotFound)
+	}
+	switch {
+	case at.IsZero():
+		return nil, false, fmt.Errorf("store/sqlite: revoking %s: revocation time is zero",
+			serial)
+	case !validReason(reason):
+		return nil, false, fmt.Errorf("store/sqlite: revoking %s: reason %s is not accepted",
+			serial, reason)
+	}
+
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, false, fmt.Errorf("store/sqlite: revoking %s: %w", serial, err)
+	}
+	defer tx.Rollback()
+	res, err := tx.ExecContext(ctx, `UPDATE certificates SET revoked_at = ?, reason = ?
+		WHERE serial_key = ? AND revoked_at IS NULL`, unix(at), int64(reason), key)
+	if err != nil {
+		return nil, false, fmt.Errorf("store/sqlite: revoking %s: %w", serial, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return nil, false, fmt.Errorf("store/sqlite: revoking %s: %w", serial, err)
+	}
+	c, err = scanCertificate(tx.QueryRowContext(ctx,
+		`SELECT `+certificateColumns+` FROM certificates WHERE serial_key = ?`, key))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, false, fmt.Errorf("store/sqlite: revoking %s: %w", serial, store.ErrNotFound)
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("store/sqlite: revoking %s: %w", serial, err)
+	}
+	if n == 0 {
+		return c, false, nil // already revoked; the rollback changes nothing
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, false, fmt.Errorf("store/sqlite: revoking %s: %w", serial, err)
+	}
+	return c, true, nil
+}
+
+// RevokedEntries calls fn for each revoked certificate of issuer whose notAfter
+// is at or after notAfterFrom, in serial order. Rows are read one at a time
+// from one read transaction, so the set is a consistent snapshot and memory
+// use does not grow with its size. An error from fn stops the walk and is
+// returned as it is.
+func (s *Store) RevokedEntries(ctx context.Context, issuer string, notAfterFrom time.Time,
+	fn func(store.RevokedEntry) error) error {
+	if !s.gate.enter() {
+		return store.ErrClosed
+	}
+	defer s.gate.leave()
+
+	// The conditions match the partial index certificates_revoked, which
+	// holds every column read here, in this order.
+	rows, err := s.read.QueryContext(ctx, `SELECT serial_key, revoked_at, reason, not_after
+		FROM certificates
+		WHERE issuer = ? AND revoked_at IS NOT NULL AND not_after >= ?
+		ORDER BY serial_key`, issuer, unixCeil(notAfterFrom))
+	if err != nil {
+		return fmt.Errorf("store/sqlite: revoked certificates of %s: %w", issuer, err)
+	}
+	defer rows.Close()
+
+	var (
+		key                         string
+		revokedAt, reason, notAfter int64
+	)
+	for rows.Next() {
+		if err := rows.Scan(&key, &revokedAt, &reason, &notAfter); err != nil {
+			return fmt.Errorf("store/sqlite: revoked certificates of %s: %w", issuer, err)
+		}
+		serial, err := parseNumberKey(key)
+		if err != nil {
+			return fmt.Errorf("store/sqlite: revoked certificates of %s: %w", issuer, err)
+		}
+		err = fn(store.RevokedEntry{
+			Serial:    serial,
+			RevokedAt: fromUnix(revokedAt),
+			Reason:    store.Reason(reason),
+			NotAfter:  fromUnix(notAfter),
+		})
+		if err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("store/sqlite: revoked certificates of %s: %w", issuer, err)
+	}
+	return nil
+}

@@ -1,0 +1,150 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// ErrSchemaTooNew is returned, wrapped, by Open when the database was migrated
+// by a newer Anchor than this one. Opening it anyway could misread columns
+// this binary does not know, so the answer is to run the newer binary.
+var ErrSchemaTooNew = errors.New("database schema is newer than this version of anchor")
+
+// A migration moves the schema from version-1 to version. Migrations are only
+// ever appended: a released one is never edited, because databases in the
+// field have already applied it.
+type migration struct {
+	version int
+	name    string
+	sql     string
+}
+
+// migrations lists every schema change in order. The SQL sticks to what
+// SQLite and PostgreSQL both accept where that costs nothing, so that
+// store/postgres can share the design: INTEGER Unix seconds for times,
+// 40-hex-digit keys for 159-bit numbers, partial indexes.
+var migrations = []migration{
+	{1, "certificates, CAs and CRL numbers", schemaV1},
+}
+
+// schemaV1 is the first schema.
+//
+// certificates: serial_key is store.SerialKey; serial repeats the number in
+// decimal for people using the sqlite3 shell. revoked_at and reason are NULL
+// together until the certificate is revoked. The partial index
+// certificates_revoked holds only revoked rows, in serial order per issuer,
+// with every column a CRL entry needs, so RevokedEntries is a scan of that
+// index alone and costs nothing when a certificate is inserted unrevoked.
+//
+// crls keeps one row per CRL issued; the last one per issuer is the row with
+// the highest number, which is store.SerialKey-encoded for the same reason as
+// serial_key.
+const schemaV1 = `
+CREATE TABLE certificates (
+	serial_key    TEXT    NOT NULL PRIMARY KEY,
+	serial        TEXT    NOT NULL UNIQUE,
+	issuer        TEXT    NOT NULL,
+	subject       TEXT    NOT NULL,
+	common_name   TEXT    NOT NULL,
+	key_hash      BLOB    NOT NULL,
+	not_before    INTEGER NOT NULL,
+	not_after     INTEGER NOT NULL,
+	der           BLOB    NOT NULL,
+	source        TEXT    NOT NULL,
+	notify_issued INTEGER NOT NULL,
+	notify_expiry INTEGER NOT NULL,
+	created_at    INTEGER NOT NULL,
+	revoked_at    INTEGER,
+	reason        INTEGER,
+	CHECK ((revoked_at IS NULL) = (reason IS NULL))
+);
+CREATE INDEX certificates_common_name ON certificates (common_name);
+CREATE INDEX certificates_key_hash ON certificates (key_hash);
+CREATE INDEX certificates_not_after ON certificates (not_after);
+CREATE INDEX certificates_issuer_revoked_at ON certificates (issuer, revoked_at);
+CREATE INDEX certificates_revoked
+	ON certificates (issuer, serial_key, not_after, revoked_at, reason)
+	WHERE revoked_at IS NOT NULL;
+
+CREATE TABLE cas (
+	slug       TEXT    NOT NULL PRIMARY KEY,
+	role       TEXT    NOT NULL,
+	parent     TEXT    NOT NULL,
+	serial     TEXT    NOT NULL,
+	key_ref    TEXT    NOT NULL,
+	der        BLOB    NOT NULL,
+	created_at INTEGER NOT NULL
+);
+
+CREATE TABLE crls (
+	issuer      TEXT    NOT NULL,
+	number      TEXT    NOT NULL,
+	this_update INTEGER NOT NULL,
+	next_update INTEGER NOT NULL,
+	PRIMARY KEY (issuer, number)
+);
+`
+
+// latestVersion is the schema version this binary writes.
+func latestVersion() int { return migrations[len(migrations)-1].version }
+
+// migrate brings the database behind db to latestVersion, applying each
+// missing migration in a transaction of its own, and refuses a database whose
+// version is higher.
+func migrate(ctx context.Context, db *sql.DB) error {
+	_, err := db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version    INTEGER NOT NULL PRIMARY KEY,
+		name       TEXT    NOT NULL,
+		applied_at INTEGER NOT NULL
+	)`)
+	if err != nil {
+		return fmt.Errorf("creating schema_migrations: %w", err)
+	}
+	for _, m := range migrations {
+		if err := applyMigration(ctx, db, m); err != nil {
+			return fmt.Errorf("schema migration %d (%s): %w", m.version, m.name, err)
+		}
+	}
+	return nil
+}
+
+// applyMigration applies m unless the database already has it. The version is
+// read inside the migration's own IMMEDIATE transaction, so two processes
+// opening a new file at once cannot both apply it.
+func applyMigration(ctx context.Context, db *sql.DB, m migration) error {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+
+	var current int
+	err = tx.QueryRowContext(ctx,
+		`SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&current)
+	if err != nil {
+		return fmt.Errorf("reading schema version: %w", err)
+	}
+	switch {
+	case current > latestVersion():
+		return fmt.Errorf("%w: the database is at version %d, this binary knows up to %d; "+
+			"run a newer anchor", ErrSchemaTooNew, current, latestVersion())
+	case current >= m.version:
+		return nil
+	case current != m.version-1:
+		return fmt.Errorf("database is at version %d, expected %d", current, m.version-1)
+	}
+
+	if _, err := tx.ExecContext(ctx, m.sql); err != nil {
+		return err
+	}
+	_, err = tx.ExecContext(ctx,
+		`INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`,
+		m.version, m.name, time.Now().Unix())
+	if err != nil {
+		return err
+	}
+	return tx.Commit()
+}

@@ -1,0 +1,258 @@
+// Package sqlite is Anchor's embedded store: a store.Store kept in one SQLite
+// file, with no server to run. It uses modernc.org/sqlite, a translation of
+// SQLite to Go, so the binary needs no C compiler and no libsqlite3.
+//
+// # Model
+//
+// A Store holds two pools of connections to the same file. One write
+// connection carries every change; a pool of read connections, set to
+// query_only, answers lookups and listings. The file is in WAL mode, so readers
+// never wait for the writer and always see the last committed state.
+//
+// Certificates are recorded by one writer goroutine that commits in groups:
+// every InsertCertificate that arrives while a commit is running joins the
+// next transaction, and the whole group is made durable by one fsync. Under
+// load this turns thousands of small transactions a second into a few hundred
+// larger ones; an idle store commits a lone certificate at once.
+//
+// # Promises
+//
+//   - Durability: the database runs with synchronous=FULL, so a certificate is
+//     on disk when InsertCertificate returns nil. A call whose context ends
+//     while it waits returns the context's error; its certificate may or may
+//     not have been recorded, and the caller must not hand it out.
+//   - A duplicate serial fails only the call that brought it, with
+//     store.ErrDuplicateSerial; the rest of its group commits.
+//   - CRL numbers are reserved in one IMMEDIATE transaction that reads,
+//     increments and writes the counter while holding SQLite's write lock, so
+//     they strictly increase across Store handles and across processes that
+//     share the file.
+//   - Close waits for calls in progress, commits every certificate already
+//     queued, and then refuses further calls with store.ErrClosed.
+//
+// # Schema and encodings
+//
+// The schema is versioned (see schema.go). Open applies missing migrations, one
+// transaction each, and refuses a database written by a newer Anchor with an
+// error wrapping ErrSchemaTooNew.
+//
+// Serial numbers are keyed by store.SerialKey (40 hex digits, so text order is
+// numeric order) and also kept in decimal for people reading the file with the
+// sqlite3 shell. CRL numbers use the same 40-hex-digit form, which holds every
+// number RFC 5280 section 5.2.3 allows (at most 20 octets). All times are
+// INTEGER Unix seconds in UTC: certificates and CRLs carry whole seconds
+// anyway, and seconds cover notAfter values up to 9999-12-31 that Unix
+// nanoseconds in 64 bits cannot. Sub-second parts are dropped on the way in,
+// and times come back in UTC.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/anchorpki/anchor/store"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+)
+
+// busyTimeoutMillis bounds how long a connection waits for a lock held by
+// another connection or process before it fails with SQLITE_BUSY. Ten seconds
+// is far longer than any transaction Anchor runs, so hitting it means another
+// program holds the database.
+const busyTimeoutMillis = 10000
+
+// maxBatch caps how many certificates one group commit carries, so that a
+// burst cannot make one transaction, and the wait of everyone in it, unbounded.
+const maxBatch = 2048
+
+// Store is a store.Store kept in one SQLite file. It is safe for concurrent
+// use; create it with Open and release it with Close.
+type Store struct {
+	path  string
+	write *sql.DB // exactly one connection; every change goes through it
+	read  *sql.DB // query_only connections for lookups and listings
+
+	insert  *sql.Stmt // prepared on the write connection
+	queue   chan *insertRequest
+	stopped chan struct{} // closed when the writer goroutine has returned
+
+	gate gate
+
+	commits    atomic.Uint64
+	inserted   atomic.Uint64
+	committing atomic.Int64 // size of the group being committed
+}
+
+var _ store.Store = (*Store)(nil)
+
+// Open opens the SQLite database at path, creating the file if it does not
+// exist, and brings its schema up to date. The folder must exist. Several
+// Stores, in one process or several, may open the same file.
+func Open(path string) (*Store, error) {
+	if path == "" || path == ":memory:" || strings.HasPrefix(path, "file:") {
+		return nil, fmt.Errorf("store/sqlite: database path %q: want a file name", path)
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("store/sqlite: database path %q: %w", path, err)
+	}
+	ctx := context.Background()
+
+	write, err := sql.Open("sqlite", dataSource(abs, true))
+	if err != nil {
+		return nil, fmt.Errorf("store/sqlite: opening %s: %w", path, err)
+	}
+	// One write connection: writers in this process queue in database/sql
+	// rather than in SQLite's busy handler, which polls with sleeps.
+	write.SetMaxOpenConns(1)
+	write.SetMaxIdleConns(1)
+	write.SetConnMaxLifetime(0)
+	write.SetConnMaxIdleTime(0)
+	if err := migrate(ctx, write); err != nil {
+		write.Close()
+		return nil, fmt.Errorf("store/sqlite: opening %s: %w", path, err)
+	}
+	insert, err := write.PrepareContext(ctx, insertCertificateSQL)
+	if err != nil {
+		write.Close()
+		return nil, fmt.Errorf("store/sqlite: opening %s: preparing insert: %w", path, err)
+	}
+
+	read, err := sql.Open("sqlite", dataSource(abs, false))
+	if err == nil {
+		n := max(4, 2*runtime.GOMAXPROCS(0))
+		read.SetMaxOpenConns(n)
+		read.SetMaxIdleConns(n)
+		err = read.PingContext(ctx)
+	}
+	if err != nil {
+		insert.Close()
+		write.Close()
+		if read != nil {
+			read.Close()
+		}
+		return nil, fmt.Errorf("store/sqlite: opening %s for reading: %w", path, err)
+	}
+
+	s := &Store{
+		path:    path,
+		write:   write,
+		read:    read,
+		insert:  insert,
+		queue:   make(chan *insertRequest, maxBatch),
+		stopped: make(chan struct{}),
+	}
+	go s.writer()
+	return s, nil
+}
+
+// dataSource builds the modernc.org/sqlite data source name for the file at
+// the absolute path abs. The path goes in a file: URI, escaped so that a '?'
+// or '#' in a folder name cannot be taken for the start of the parameters.
+func dataSource(abs string, write bool) string {
+	q := url.Values{}
+	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busyTimeoutMillis))
+	q.Add("_pragma", "foreign_keys(1)")
+	if write {
+		// WAL lets readers run beside the writer; FULL syncs the WAL on
+		// every commit, which is what makes a returned insert durable.
+		q.Add("_pragma", "journal_mode(WAL)")
+		q.Add("_pragma", "synchronous(FULL)")
+		// 64 MiB of page cache keeps the upper levels of the indexes in
+		// memory while certificates are inserted at random serials.
+		q.Add("_pragma", "cache_size(-65536)")
+		// Every transaction takes the write lock when it begins, so a
+		// read-modify-write such as NextCRL never races another writer.
+		q.Set("_txlock", "immediate")
+	} else {
+		q.Add("_pragma", "query_only(1)")
+	}
+	escape := strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23")
+	return "file:" + escape.Replace(filepath.ToSlash(abs)) + "?" + q.Encode()
+}
+
+// Close commits the certificates already queued, waits for calls in progress
+// and closes the database. Calls made after Close return store.ErrClosed; Close
+// itself may be called again and then returns nil.
+func (s *Store) Close() error {
+	if !s.gate.close() {
+		return nil
+	}
+	close(s.queue)
+	<-s.stopped
+	return errors.Join(s.insert.Close(), s.read.Close(), s.write.Close())
+}
+
+// Stats counts the work of the group-commit writer.
+type Stats struct {
+	Commits      uint64 // group-commit transactions since Open
+	Certificates uint64 // certificates recorded since Open
+	Queued       int    // inserts waiting for the next commit
+	Committing   int    // inserts in the commit under way
+}
+
+// Stats returns the group-commit counters. Certificates divided by Commits is
+// the mean group size.
+func (s *Store) Stats() Stats {
+	return Stats{
+		Commits:      s.commits.Load(),
+		Certificates: s.inserted.Load(),
+		Queued:       len(s.queue),
+		Committing:   int(s.committing.Load()),
+	}
+}
+
+// gate admits calls until it is closed, and lets close wait until the calls
+// admitted before have left. Unlike a sync.RWMutex it never blocks enter, so a
+// call made from inside a RevokedEntries callback cannot deadlock with Close.
+type gate struct {
+	mu     sync.Mutex
+	idle   *sync.Cond
+	closed bool
+	active int
+}
+
+// enter admits a call, or reports false once the gate is closed.
+func (g *gate) enter() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.closed {
+		return false
+	}
+	g.active++
+	return true
+}
+
+// leave ends a call admitted by enter.
+func (g *gate) leave() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.active--
+	if g.active == 0 && g.idle != nil {
+		g.idle.Broadcast()
+	}
+}
+
+// close shuts the gate and waits for the admitted calls to leave. It reports
+// false if the gate was already closed.
+func (g *gate) close() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.closed {
+		return false
+	}
+	g.closed = true
+	g.idle = sync.NewCond(&g.mu)
+	for g.active > 0 {
+		g.idle.Wait()
+	}
+	return true
+}
