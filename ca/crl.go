@@ -53,6 +53,11 @@ func (c *CA) IssueCRL(ctx context.Context, issuer *Authority, lifetime time.Dura
 	}
 	n := 0
 	err = c.Store.RevokedEntries(ctx, issuer.Slug, cutoff, func(e store.RevokedEntry) error {
+		if e.RevokedAt.After(thisUpdate) {
+			// Revoked while this CRL was being built: it belongs on the next
+			// one, which the revocation triggers.
+			return nil
+		}
 		n++
 		return b.Add(crl.Entry{Serial: e.Serial, RevokedAt: e.RevokedAt, Reason: int(e.Reason)})
 	})

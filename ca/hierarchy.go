@@ -219,6 +219,11 @@ func signCA(spec authoritySpec, parent *Authority, key crypto.Signer, now time.T
 			return nil, nil, err
 		}
 		tmpl.SignatureAlgorithm = alg
+		// RFC 5280 section 4.2.1.4: without certificatePolicies in the issuing
+		// CA a validator that asks for a policy accepts no leaf. anyPolicy
+		// leaves the choice to the leaves (and satisfies the CA/B Forum's
+		// requirement that subordinate CAs carry the extension).
+		tmpl.Policies = []x509.OID{anyPolicy}
 		tmpl.CRLDistributionPoints = []string{baseURL + "/" + parent.Slug + ".crl"}
 		tmpl.IssuingCertificateURL = []string{baseURL + "/" + parent.Slug + ".crt"}
 	} else {
@@ -230,6 +235,15 @@ func signCA(spec authoritySpec, parent *Authority, key crypto.Signer, now time.T
 	}
 	return der, serial, nil
 }
+
+// anyPolicy is the special policy OID 2.5.29.32.0 (RFC 5280 section 4.2.1.4).
+var anyPolicy = func() x509.OID {
+	oid, err := x509.OIDFromInts([]uint64{2, 5, 29, 32, 0})
+	if err != nil {
+		panic(err)
+	}
+	return oid
+}()
 
 // NewSerial draws a random serial number: positive, at most 159 bits, so that
 // its DER encoding never exceeds 20 octets (RFC 5280 section 4.1.2.2). With 159

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
-	"crypto/x509"
 	"encoding/base64"
 	"encoding/pem"
 	"errors"
@@ -172,19 +171,21 @@ func (c *CA) sign(ctx context.Context, t *profile.Template, src store.Source) (*
 	if err != nil {
 		return nil, err
 	}
-	tmpl := &x509.Certificate{
-		RawSubject:            t.RawSubject,
-		NotBefore:             now.Add(-backdate),
-		NotAfter:              now.Add(t.Lifetime),
-		KeyUsage:              t.KeyUsage,
-		BasicConstraintsValid: true,
-		SubjectKeyId:          ski,
-		ExtraExtensions:       t.Extensions,
-		SignatureAlgorithm:    alg,
+	tmpl := &leafTemplate{
+		sigAlg:    alg,
+		issuer:    c.Issuing.Cert.RawSubject,
+		notBefore: now.Add(-backdate),
+		notAfter:  now.Add(t.Lifetime),
+		subject:   t.RawSubject,
+		spki:      t.CSR.RawSubjectPublicKeyInfo,
+		keyUsage:  t.KeyUsage,
+		ski:       ski,
+		aki:       c.Issuing.Cert.SubjectKeyId,
+		extra:     t.Extensions,
 	}
 	if c.BaseURL != "" {
-		tmpl.CRLDistributionPoints = []string{c.BaseURL + "/" + c.Issuing.Slug + ".crl"}
-		tmpl.IssuingCertificateURL = []string{c.BaseURL + "/" + c.Issuing.Slug + ".crt"}
+		tmpl.crlURL = c.BaseURL + "/" + c.Issuing.Slug + ".crl"
+		tmpl.aiaURL = c.BaseURL + "/" + c.Issuing.Slug + ".crt"
 	}
 
 	for attempt := 1; ; attempt++ {
@@ -192,11 +193,10 @@ func (c *CA) sign(ctx context.Context, t *profile.Template, src store.Source) (*
 		if err != nil {
 			return nil, err
 		}
-		tmpl.SerialNumber = serial
-		der, err := x509.CreateCertificate(c.rand(), tmpl, c.Issuing.Cert,
-			t.CSR.PublicKey, c.Issuing.Signer)
+		tmpl.serial = serial
+		der, err := tmpl.sign(c.rand(), c.Issuing.Signer)
 		if err != nil {
-			return nil, fmt.Errorf("sign certificate: %w", err)
+			return nil, err
 		}
 		rec := &store.Certificate{
 			Serial:       serial,
@@ -204,8 +204,8 @@ func (c *CA) sign(ctx context.Context, t *profile.Template, src store.Source) (*
 			Subject:      subjectOrEmpty(t.RawSubject),
 			CommonName:   t.CommonName,
 			KeyHash:      t.KeyHash,
-			NotBefore:    tmpl.NotBefore,
-			NotAfter:     tmpl.NotAfter,
+			NotBefore:    tmpl.notBefore,
+			NotAfter:     tmpl.notAfter,
 			DER:          der,
 			Source:       src,
 			NotifyIssued: t.NotifyIssued,

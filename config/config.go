@@ -24,6 +24,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/anchorpki/anchor/anywhere"
 	"github.com/anchorpki/anchor/signer"
 	"gopkg.in/yaml.v3"
 )
@@ -91,6 +92,28 @@ type Config struct {
 	// Store is the certificate store: empty for SQLite in the home folder,
 	// or a file path.
 	Store string `yaml:"store"`
+
+	// Anywhere, when set, runs the Roles Anywhere-compatible relying party
+	// inside anchor serve, with its data in HOME/anywhere (see package
+	// anywhere for its keys: region, account, trust_anchors, profiles, roles,
+	// follow).
+	Anywhere *anywhere.Config `yaml:"anywhere"`
+	// Push lists Roles Anywhere endpoints (AWS or another Anchor) whose CRL
+	// is replaced with UpdateCrl after every publication of the issuing CRL.
+	Push []PushTarget `yaml:"push"`
+}
+
+// PushTarget is one Roles Anywhere CRL that anchor serve keeps current.
+type PushTarget struct {
+	// Endpoint is the control plane's base URL; empty means AWS in Region.
+	Endpoint string `yaml:"endpoint"`
+	Region   string `yaml:"region"`
+	// CRLID is the id of a CRL imported there once beforehand.
+	CRLID       string `yaml:"crl_id"`
+	AccessKeyID string `yaml:"access_key_id"`
+	// SecretAccessKeyFile holds the secret access key, so that anchor.yaml
+	// holds no secret.
+	SecretAccessKeyFile string `yaml:"secret_access_key_file"`
 }
 
 // Default returns the configuration used when anchor.yaml is absent.
@@ -226,6 +249,12 @@ func (c *Config) Validate() error {
 	for i, s := range c.ExtensionAllowlist {
 		if _, err := ParseOID(s); err != nil {
 			return fmt.Errorf("extension_allowlist[%d]: %w", i, err)
+		}
+	}
+	for i, p := range c.Push {
+		if p.Region == "" || p.CRLID == "" || p.AccessKeyID == "" || p.SecretAccessKeyFile == "" {
+			return fmt.Errorf("push[%d]: region, crl_id, access_key_id and "+
+				"secret_access_key_file are required", i)
 		}
 	}
 	if c.CRLRefresh < time.Second {

@@ -40,9 +40,16 @@ type Server struct {
 	Poll time.Duration
 	// Now defaults to time.Now.
 	Now func() time.Time
+	// RelyingParty, if set, is the Roles Anywhere-compatible relying party
+	// (anywhere.Server.Handler) served on the same port: CreateSession, its
+	// control plane and STS.
+	RelyingParty http.Handler
+	// Pushes receive every new issuing CRL.
+	Pushes []Push
 
 	objects *objects
 	mux     *http.ServeMux
+	pushers []*pushLoop
 }
 
 func (s *Server) now() time.Time {
@@ -64,6 +71,13 @@ func (s *Server) Handler() http.Handler {
 		w.Write([]byte("ok\n"))
 	})
 	s.mux.Handle("/", s.objects)
+	if s.RelyingParty != nil {
+		s.mux.Handle("POST /{$}", s.RelyingParty) // STS
+		for _, p := range []string{"/sessions", "/trustanchors", "/trustanchor/",
+			"/profiles", "/profile/", "/crls", "/crl/", "/subjects", "/subject/"} {
+			s.mux.Handle(p, s.RelyingParty)
+		}
+	}
 	return s.mux
 }
 
@@ -72,6 +86,11 @@ func (s *Server) Handler() http.Handler {
 // flight finish.
 func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 	h := s.Handler()
+	for _, p := range s.Pushes {
+		l := newPushLoop(p, s.log())
+		s.pushers = append(s.pushers, l)
+		go l.run(ctx)
+	}
 	if err := s.Publication.Certificates(ctx); err != nil {
 		return err
 	}
@@ -173,6 +192,13 @@ func (s *Server) publishCRLs(ctx context.Context, why string) error {
 	}
 	if len(crls) > 0 {
 		s.objects.announce()
+	}
+	for _, c := range crls {
+		if c.Issuer == s.Publication.CA.Issuing {
+			for _, p := range s.pushers {
+				p.offer(c.DER)
+			}
+		}
 	}
 	return err
 }

@@ -16,6 +16,8 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+
+	"github.com/anchorpki/anchor/anywhere"
 )
 
 // command is one subcommand of anchor.
@@ -39,6 +41,8 @@ func init() {
 		{"show", "show one certificate", runShow},
 		{"ca", "print CA certificates as PEM", runCA},
 		{"crl", "publish or show CRLs (crl publish | crl show [--root])", runCRL},
+		{"anywhere", "the Roles Anywhere-compatible relying party (anywhere serve | keys create)",
+			runAnywhere},
 		{"version", "print the version", runVersion},
 	}
 }
@@ -117,6 +121,15 @@ func usage(w io.Writer) {
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Run 'anchor <command> -h' for a command's flags.")
+}
+
+// runAnywhere hands over to package anywhere, which runs as its own process
+// and depends on the CA only through certificates and published CRLs.
+func runAnywhere(ctx context.Context, a *app, args []string) error {
+	if code := anywhere.Main(ctx, args, a.stdout, a.stderr); code != 0 {
+		return exitError{code: code}
+	}
+	return nil
 }
 
 func runVersion(_ context.Context, a *app, _ []string) error {

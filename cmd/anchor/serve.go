@@ -4,8 +4,11 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"os"
 	"path/filepath"
+	"strings"
 
+	"github.com/anchorpki/anchor/anywhere"
 	"github.com/anchorpki/anchor/ca"
 	"github.com/anchorpki/anchor/publish/dir"
 	"github.com/anchorpki/anchor/server"
@@ -42,6 +45,30 @@ func runServe(ctx context.Context, a *app, args []string) error {
 		Store:       in.store,
 		Log:         a.log,
 		Refresh:     in.cfg.CRLRefresh,
+	}
+	if in.cfg.Anywhere != nil {
+		rpConf := *in.cfg.Anywhere
+		rpConf.DataDir = filepath.Join(in.dir, "anywhere")
+		rpConf.Logger = a.log.With("component", "anywhere")
+		rp, err := anywhere.NewServer(rpConf)
+		if err != nil {
+			return fmt.Errorf("relying party: %w", err)
+		}
+		defer rp.Close()
+		srv.RelyingParty = rp.Handler()
+	}
+	for i, p := range in.cfg.Push {
+		secret, err := os.ReadFile(p.SecretAccessKeyFile)
+		if err != nil {
+			return fmt.Errorf("push[%d]: %w", i, err)
+		}
+		srv.Pushes = append(srv.Pushes, server.Push{
+			Name: fmt.Sprintf("%s/%s", p.Endpoint, p.CRLID),
+			Pusher: &anywhere.Pusher{
+				Endpoint: p.Endpoint, Region: p.Region, CRLID: p.CRLID,
+				AccessKeyID: p.AccessKeyID, SecretAccessKey: strings.TrimSpace(string(secret)),
+			},
+		})
 	}
 	return srv.Serve(ctx, l)
 }
