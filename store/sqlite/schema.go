@@ -34,10 +34,16 @@ var migrations = []migration{
 //
 // certificates: serial_key is store.SerialKey; serial repeats the number in
 // decimal for people using the sqlite3 shell. revoked_at and reason are NULL
-// together until the certificate is revoked. The partial index
+// together until the certificate is revoked.
+//
+// Indexes are few on purpose: serials and key hashes are random, so every
+// index on them puts each insert on a page of its own, and WAL mode writes
+// whole pages. serial has no UNIQUE index because serial_key already enforces
+// it. Instead of an index on (issuer, revoked_at), the partial index
 // certificates_revoked holds only revoked rows, in serial order per issuer,
-// with every column a CRL entry needs, so RevokedEntries is a scan of that
-// index alone and costs nothing when a certificate is inserted unrevoked.
+// with every column a CRL entry needs: RevokedEntries and List of revoked
+// certificates read that index alone, and an unrevoked insert does not touch
+// it.
 //
 // crls keeps one row per CRL issued; the last one per issuer is the row with
 // the highest number, which is store.SerialKey-encoded for the same reason as
@@ -45,7 +51,7 @@ var migrations = []migration{
 const schemaV1 = `
 CREATE TABLE certificates (
 	serial_key    TEXT    NOT NULL PRIMARY KEY,
-	serial        TEXT    NOT NULL UNIQUE,
+	serial        TEXT    NOT NULL,
 	issuer        TEXT    NOT NULL,
 	subject       TEXT    NOT NULL,
 	common_name   TEXT    NOT NULL,
@@ -64,7 +70,6 @@ CREATE TABLE certificates (
 CREATE INDEX certificates_common_name ON certificates (common_name);
 CREATE INDEX certificates_key_hash ON certificates (key_hash);
 CREATE INDEX certificates_not_after ON certificates (not_after);
-CREATE INDEX certificates_issuer_revoked_at ON certificates (issuer, revoked_at);
 CREATE INDEX certificates_revoked
 	ON certificates (issuer, serial_key, not_after, revoked_at, reason)
 	WHERE revoked_at IS NOT NULL;

@@ -219,55 +219,39 @@ func testConcurrentDuplicates(t *testing.T, s store.Store) {
 }
 
 func testInvalidCertificate(t *testing.T, s store.Store) {
+	type cert = store.Certificate
 	tests := []struct {
 		name   string
-		modify func(c *store.Certificate) *store.Certificate
+		modify func(c *cert)
 	}{
-		{"nil certificate", func(*store.Certificate) *store.Certificate { return nil }},
-		{"nil serial", func(c *store.Certificate) *store.Certificate { c.Serial = nil; return c }},
-		{"zero serial", func(c *store.Certificate) *store.Certificate {
-			c.Serial = num(0)
-			return c
-		}},
-		{"negative serial", func(c *store.Certificate) *store.Certificate {
-			c.Serial = num(-9)
-			return c
-		}},
-		{"160-bit serial", func(c *store.Certificate) *store.Certificate {
-			c.Serial = pow2(159)
-			return c
-		}},
-		{"empty issuer", func(c *store.Certificate) *store.Certificate { c.Issuer = ""; return c }},
-		{"empty DER", func(c *store.Certificate) *store.Certificate { c.DER = nil; return c }},
-		{"empty source", func(c *store.Certificate) *store.Certificate { c.Source = ""; return c }},
-		{"zero notBefore", func(c *store.Certificate) *store.Certificate {
-			c.NotBefore = time.Time{}
-			return c
-		}},
-		{"zero notAfter", func(c *store.Certificate) *store.Certificate {
-			c.NotAfter = time.Time{}
-			return c
-		}},
-		{"notAfter before notBefore", func(c *store.Certificate) *store.Certificate {
-			c.NotAfter = c.NotBefore.Add(-time.Second)
-			return c
-		}},
-		{"zero revocation time", func(c *store.Certificate) *store.Certificate {
-			c.RevokedAt = &time.Time{}
-			return c
-		}},
+		{"nil serial", func(c *cert) { c.Serial = nil }},
+		{"zero serial", func(c *cert) { c.Serial = num(0) }},
+		{"negative serial", func(c *cert) { c.Serial = num(-9) }},
+		{"160-bit serial", func(c *cert) { c.Serial = pow2(159) }},
+		{"empty issuer", func(c *cert) { c.Issuer = "" }},
+		{"empty DER", func(c *cert) { c.DER = nil }},
+		{"empty source", func(c *cert) { c.Source = "" }},
+		{"zero notBefore", func(c *cert) { c.NotBefore = time.Time{} }},
+		{"zero notAfter", func(c *cert) { c.NotAfter = time.Time{} }},
+		{"notAfter before notBefore", func(c *cert) { c.NotAfter = base.Add(-2 * time.Hour) }},
+		{"zero revocation time", func(c *cert) { c.RevokedAt = &time.Time{} }},
 	}
 	for _, r := range []store.Reason{6, 7, 8, 11, -1} {
 		tests = append(tests, struct {
 			name   string
-			modify func(c *store.Certificate) *store.Certificate
-		}{fmt.Sprintf("revoked with reason %d", r), func(c *store.Certificate) *store.Certificate {
+			modify func(c *cert)
+		}{fmt.Sprintf("revoked with reason %d", r), func(c *cert) {
 			c.RevokedAt, c.Reason = timePtr(base), r
-			return c
 		}})
 	}
+
+	if err := s.InsertCertificate(context.Background(), nil); err == nil {
+		t.Error("InsertCertificate(nil) succeeded, want an error")
+	}
 	for _, tc := range tests {
-		err := s.InsertCertificate(context.Background(), tc.modify(newCert(num(300))))
+		c := newCert(num(300))
+		tc.modify(c)
+		err := s.InsertCertificate(context.Background(), c)
 		if err == nil || errors.Is(err, store.ErrDuplicateSerial) {
 			t.Errorf("%s: got error %v, want a validation error", tc.name, err)
 		}
