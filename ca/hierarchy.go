@@ -23,7 +23,11 @@ import (
 // Keys creates and loads CA keys by reference. The reference is what the store
 // records for a CA (store.CA.KeyRef): a file name, a KMS key or a PKCS#11 label.
 type Keys interface {
+	// Ref names the key of the CA with this slug.
+	Ref(slug string) string
+	// Create makes a new key; an existing one is an error.
 	Create(ctx context.Context, ref string, kt signer.KeyType) (crypto.Signer, error)
+	// Load opens a key; a missing one is an error wrapping fs.ErrNotExist.
 	Load(ctx context.Context, ref string) (crypto.Signer, error)
 }
 
@@ -129,7 +133,7 @@ func ensure(ctx context.Context, st store.Store, keys Keys, spec authoritySpec,
 	if err != nil {
 		return nil, false, err
 	}
-	ref := spec.slug + ".key"
+	ref := keys.Ref(spec.slug)
 	// A key left by an interrupted init is reused; otherwise make one.
 	key, err := keys.Load(ctx, ref)
 	if errors.Is(err, fs.ErrNotExist) {

@@ -89,9 +89,14 @@ type Config struct {
 	// CRLRefresh is how often `anchor serve` regenerates CRLs when nothing
 	// was revoked.
 	CRLRefresh time.Duration `yaml:"crl_refresh"`
-	// Store is the certificate store: empty for SQLite in the home folder,
-	// or a file path.
+	// Store is the certificate store: empty for SQLite in the home folder, a
+	// file path for SQLite elsewhere, or a postgres:// DSN (several replicas
+	// share one PostgreSQL database).
 	Store string `yaml:"store"`
+	// Keys says where the CA keys live.
+	Keys Keys `yaml:"keys"`
+	// Publish says where CRLs and CA certificates are published.
+	Publish Publish `yaml:"publish"`
 
 	// Anywhere, when set, runs the Roles Anywhere-compatible relying party
 	// inside anchor serve, with its data in HOME/anywhere (see package
@@ -101,6 +106,37 @@ type Config struct {
 	// Push lists Roles Anywhere endpoints (AWS or another Anchor) whose CRL
 	// is replaced with UpdateCrl after every publication of the issuing CRL.
 	Push []PushTarget `yaml:"push"`
+}
+
+// Keys selects the CA key backend.
+type Keys struct {
+	// Backend is file (default: HOME/keys), kms or pkcs11.
+	Backend string `yaml:"backend"`
+	KMS     struct {
+		Region   string `yaml:"region"`
+		Endpoint string `yaml:"endpoint"` // empty: AWS; set for local-kms and the like
+		// AliasPrefix: CA keys are alias/{alias_prefix}{slug}.
+		AliasPrefix string `yaml:"alias_prefix"`
+	} `yaml:"kms"`
+	PKCS11 struct {
+		Module     string `yaml:"module"` // e.g. /usr/lib/softhsm/libsofthsm2.so
+		TokenLabel string `yaml:"token_label"`
+		// PINFile holds the user PIN; else $ANCHOR_PKCS11_PIN.
+		PINFile string `yaml:"pin_file"`
+	} `yaml:"pkcs11"`
+}
+
+// Publish selects the publisher.
+type Publish struct {
+	// Backend is dir (default: HOME/public, served by anchor serve) or s3.
+	Backend string `yaml:"backend"`
+	S3      struct {
+		Bucket    string `yaml:"bucket"`
+		Prefix    string `yaml:"prefix"`
+		Region    string `yaml:"region"`
+		Endpoint  string `yaml:"endpoint"` // empty: AWS; set for MinIO and the like
+		PathStyle bool   `yaml:"path_style"`
+	} `yaml:"s3"`
 }
 
 // PushTarget is one Roles Anywhere CRL that anchor serve keeps current.
@@ -250,6 +286,28 @@ func (c *Config) Validate() error {
 		if _, err := ParseOID(s); err != nil {
 			return fmt.Errorf("extension_allowlist[%d]: %w", i, err)
 		}
+	}
+	switch c.Keys.Backend {
+	case "", "file":
+	case "kms":
+		if c.Keys.KMS.Region == "" {
+			return errors.New("keys.kms.region is required")
+		}
+	case "pkcs11":
+		if c.Keys.PKCS11.Module == "" || c.Keys.PKCS11.TokenLabel == "" {
+			return errors.New("keys.pkcs11.module and keys.pkcs11.token_label are required")
+		}
+	default:
+		return fmt.Errorf("keys.backend %q: want file, kms or pkcs11", c.Keys.Backend)
+	}
+	switch c.Publish.Backend {
+	case "", "dir":
+	case "s3":
+		if c.Publish.S3.Bucket == "" || c.Publish.S3.Region == "" {
+			return errors.New("publish.s3.bucket and publish.s3.region are required")
+		}
+	default:
+		return fmt.Errorf("publish.backend %q: want dir or s3", c.Publish.Backend)
 	}
 	for i, p := range c.Push {
 		if p.Region == "" || p.CRLID == "" || p.AccessKeyID == "" || p.SecretAccessKeyFile == "" {

@@ -80,9 +80,13 @@ func TestRequestVerifiesWithOpenSSL(t *testing.T) {
 	if n := strings.Count(string(bundle), "BEGIN CERTIFICATE"); n != 3 {
 		t.Errorf("bundle.pem has %d certificates, want leaf, issuing, root", n)
 	}
-	certs := listJSON(t, home)
-	last := certs[len(certs)-1]
-	if last.CommonName != "device-001.example.com" || last.Status != "valid" {
+	var last certJSON
+	for _, c := range listJSON(t, home) {
+		if c.CommonName == "device-001.example.com" {
+			last = c
+		}
+	}
+	if last.Status != "valid" || last.Source != "cli" {
 		t.Errorf("list: %+v", last)
 	}
 	show := mustAnchor(t, home, "show", last.SerialNumber)

@@ -51,9 +51,16 @@ type instance struct {
 	store store.Store
 	keys  ca.Keys
 	ca    *ca.CA
+
+	closeKeys func()
 }
 
-func (in *instance) Close() error { return in.store.Close() }
+func (in *instance) Close() error {
+	if in.closeKeys != nil {
+		in.closeKeys()
+	}
+	return in.store.Close()
+}
 
 // errNotInitialised tells the user how to create a hierarchy.
 var errNotInitialised = errors.New("no CA hierarchy here yet; run 'anchor init' " +
@@ -92,7 +99,7 @@ func (h *homeFlags) open(ctx context.Context, a *app, autoInit bool) (*instance,
 	return in, nil
 }
 
-// openStore reads the configuration and opens the store without touching keys.
+// openStore reads the configuration and opens the store and the key backend.
 func (h *homeFlags) openStore() (*instance, error) {
 	dir, err := config.Home(h.home)
 	if err != nil {
@@ -123,16 +130,16 @@ func (h *homeFlags) openStore() (*instance, error) {
 	if dbPath == "" {
 		dbPath = filepath.Join(dir, storeFile)
 	}
-	st, err := sqlite.Open(dbPath)
+	keys, closeKeys, err := openKeys(context.Background(), cfg, dir, pass)
 	if err != nil {
 		return nil, err
 	}
-	return &instance{
-		dir:   dir,
-		cfg:   cfg,
-		store: st,
-		keys:  ca.FileKeys{Dir: filepath.Join(dir, keysDir), Passphrase: pass},
-	}, nil
+	st, err := sqlite.Open(dbPath)
+	if err != nil {
+		closeKeys()
+		return nil, err
+	}
+	return &instance{dir: dir, cfg: cfg, store: st, keys: keys, closeKeys: closeKeys}, nil
 }
 
 func (h *homeFlags) passphrase() ([]byte, error) {

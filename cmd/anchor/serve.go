@@ -10,7 +10,6 @@ import (
 
 	"github.com/anchorpki/anchor/anywhere"
 	"github.com/anchorpki/anchor/ca"
-	"github.com/anchorpki/anchor/publish/dir"
 	"github.com/anchorpki/anchor/server"
 )
 
@@ -75,8 +74,7 @@ func runServe(ctx context.Context, a *app, args []string) error {
 
 // publication wires the home's publication folder to the CA.
 func (in *instance) publication() (*ca.Publication, error) {
-	folder := filepath.Join(in.dir, publicDir)
-	pub, err := dir.New(folder)
+	pub, err := openPublisher(context.Background(), in.cfg, in.dir)
 	if err != nil {
 		return nil, err
 	}
