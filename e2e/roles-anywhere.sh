@@ -40,9 +40,10 @@ anchor() { "$work/anchor" "$@"; }
 export ANCHOR_HOME=$work/ca
 
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+# wait_http URL: wait until something answers HTTP at URL, whatever the status.
 wait_http() {
 	for _ in $(seq 1 300); do
-		curl -fsS -o /dev/null "$1" 2>/dev/null && return 0
+		[ "$(curl -sS -o /dev/null -w '%{http_code}' "$1" 2>/dev/null)" != 000 ] && return 0
 		sleep 0.1
 	done
 	fail "$1 did not come up"
@@ -57,7 +58,7 @@ unset AWS_CA_BUNDLE AWS_PROFILE AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESS
 : >"$AWS_SHARED_CREDENTIALS_FILE"
 
 start_ca() {
-	anchor serve --addr "127.0.0.1:$ca_port" >"$work/ca.log" 2>&1 &
+	"$work/anchor" serve --addr "127.0.0.1:$ca_port" >>"$work/ca.log" 2>&1 &
 	ca_pid=$!
 	pids+=("$ca_pid")
 	wait_http "$ca/healthz"
@@ -75,11 +76,11 @@ start_rp() {
 		aws_access_key_id = $(jq -r .AccessKeyId "$work/$name/key.json")
 		aws_secret_access_key = $(jq -r .SecretAccessKey "$work/$name/key.json")
 	EOF
-	anchor anywhere serve --addr "127.0.0.1:$p" --data "$work/$name" \
+	"$work/anchor" anywhere serve --addr "127.0.0.1:$p" --data "$work/$name" \
 		${config:+--config "$config"} >"$work/$name.log" 2>&1 &
 	pids+=($!)
 	eval "${name}_url=http://127.0.0.1:$p"
-	wait_http "http://127.0.0.1:$p/trustanchors" || true
+	wait_http "http://127.0.0.1:$p/trustanchors"
 }
 
 # rp NAME ARGS...: aws rolesanywhere against relying party NAME as its admin.
@@ -218,7 +219,7 @@ out=$(caller push "$rp3_url") || fail "push: get-caller-identity: $out"
 start=$(now_ms)
 anchor revoke "$(decimal_of "$hex3")" --reason keyCompromise >/dev/null
 denied=
-for _ in $(seq 1 300); do
+for _ in $(seq 1 60); do
 	out=$(caller push "$rp3_url") || {
 		echo "$out" | grep -q "Certificate revoked" && denied=$(($(now_ms) - start)) && break
 		fail "push: unexpected failure: $out"

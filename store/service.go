@@ -63,36 +63,54 @@ type Reminded struct {
 // notifications, API tokens, the audit trail, expiry reminder state and leases
 // for work that only one replica may do at a time.
 type Service interface {
-	// Revision is a number that grows whenever a certificate is revoked. A
-	// server polls it to learn of revocations made by other processes.
+	// Revision is a number that grows whenever a certificate is revoked (by
+	// Revoke, or by InsertCertificate of a certificate already revoked). A
+	// server polls it to learn of revocations made by other processes; it is
+	// one row read, cheap enough to poll every 100 ms. It starts at 0.
 	Revision(ctx context.Context) (int64, error)
 
 	notify.Outbox
 
+	// CreateToken records t. A token with the same ID or Hash, or an
+	// unrevoked one with the same Name, gives ErrDuplicateToken. A zero
+	// CreatedAt is recorded as now.
 	CreateToken(ctx context.Context, t *Token) error
 	// TokenByHash returns the token whose secret hashes to h, or ErrNotFound.
+	// A revoked token is returned too, with RevokedAt set: the caller must
+	// refuse it.
 	TokenByHash(ctx context.Context, h [32]byte) (*Token, error)
+	// Tokens returns every token, revoked ones included, oldest first.
 	Tokens(ctx context.Context) ([]*Token, error)
-	// RevokeToken revokes the token with this ID or name; ErrNotFound if none.
+	// RevokeToken revokes the token with this ID or, if no ID matches, the
+	// unrevoked token with this name; ErrNotFound if none. Revoking a revoked
+	// token changes nothing and returns nil.
 	RevokeToken(ctx context.Context, idOrName string, at time.Time) error
 
-	// AppendAudit records audit lines; it may batch them with others.
+	// AppendAudit records audit lines, all or none; it may batch them with
+	// others. A zero At is recorded as now.
 	AppendAudit(ctx context.Context, recs ...AuditRecord) error
-	// Audit returns the records at or after since, oldest first.
+	// Audit returns up to limit records (0: all) at or after since, oldest
+	// first; records of the same time in the order they were appended.
 	Audit(ctx context.Context, since time.Time, limit int) ([]AuditRecord, error)
 
 	// LastReminders returns, per serial (decimal), the day of the last expiry
-	// reminder sent for each certificate that notAfter bounds select.
+	// reminder recorded for each certificate whose notAfter is at or after
+	// notAfterFrom and before notAfterTo. Certificates without reminders are
+	// absent from the map.
 	LastReminders(ctx context.Context, notAfterFrom, notAfterTo time.Time) (
 		map[string]time.Time, error)
-	// RecordReminder notes a reminder and its events in one transaction. A
-	// second call for the same serial and day records nothing and returns false.
+	// RecordReminder notes a reminder and its events in one transaction. Day
+	// is truncated to its UTC date. A second call for the same serial and day
+	// records nothing (none of its events either) and returns false.
 	RecordReminder(ctx context.Context, r Reminded, events ...Outgoing) (bool, error)
 
 	// AcquireLease takes or renews the named lease for holder until now+ttl
 	// and reports whether holder has it. A lease whose holder stopped renewing
-	// passes to another holder once it expires.
+	// passes to another holder once it expires. "now" is the store's clock
+	// (the database server's for PostgreSQL), so replicas whose clocks
+	// disagree still agree on who holds a lease.
 	AcquireLease(ctx context.Context, name, holder string, ttl time.Duration) (bool, error)
-	// ReleaseLease gives a lease up early, if holder has it.
+	// ReleaseLease gives a lease up early, if holder has it; otherwise it
+	// changes nothing and returns nil.
 	ReleaseLease(ctx context.Context, name, holder string) error
 }

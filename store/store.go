@@ -8,11 +8,41 @@
 //
 //   - A certificate is durable when InsertCertificate returns nil, so a caller
 //     may hand the certificate out only after that.
+//
 //   - Serial numbers are unique per store; a duplicate insert fails with
 //     ErrDuplicateSerial and the caller draws a new serial.
+//
 //   - Revocation is durable and idempotent and is never undone.
+//
 //   - CRL numbers handed out by NextCRL strictly increase per issuer, across
 //     restarts and across processes sharing the store.
+//
+//   - A change and the events that announce it (Outgoing) commit together:
+//     InsertCertificate records its events in the transaction that records the
+//     certificate, Revoke in the one that revokes it. A change that does not
+//     happen (a duplicate serial, a revocation already made, an error) records
+//     none of its events.
+//
+//   - Revision grows in every transaction that revokes a certificate, so a
+//     process polling it learns of revocations made by any other.
+//
+// The details every implementation shares, checked by store/storetest:
+//
+//   - Times of certificates, CAs, CRLs, tokens and reminders are kept to the
+//     whole second (the sub-second part is dropped) and come back in UTC. A
+//     zero CreatedAt is recorded as the time of the call. Outbox event times,
+//     audit times and lease expiries keep microseconds.
+//   - A certificate is valid through its notAfter second (RFC 5280 section
+//     4.1.2.5): Filter.Status, Filter.ExpiringBefore and RevokedEntries compare
+//     notAfter with the caller's time exactly, nanoseconds included.
+//   - Serial and CRL numbers are positive and at most MaxNumberBits long. A
+//     lookup of a number outside that range is ErrNotFound, never a panic.
+//   - Invalid input (a missing field, a reason code Anchor refuses, an event
+//     that does not validate) is an error other than ErrDuplicateSerial and
+//     records nothing. The checks are the Check methods of this package, so
+//     every implementation refuses the same input with the same words.
+//   - Close is idempotent: a second Close returns nil, and every other method
+//     returns ErrClosed after the first.
 //
 // Serial numbers are positive integers of at most 159 bits. The store keys them by
 // SerialKey, a fixed-width lower-case hex string, so that ordering by the key is
@@ -32,6 +62,9 @@ var (
 	ErrNotFound        = errors.New("store: not found")
 	ErrDuplicateSerial = errors.New("store: duplicate serial number")
 	ErrClosed          = errors.New("store: closed")
+	// ErrDuplicateToken is returned by CreateToken when a token with the same
+	// ID or secret exists, or an unrevoked one with the same name.
+	ErrDuplicateToken = errors.New("store: duplicate token")
 )
 
 // Source says through which entry point a certificate was requested.
@@ -197,9 +230,11 @@ type CRLRecord struct {
 
 // Store is the persistence seam. All methods are safe for concurrent use.
 type Store interface {
-	// InsertCertificate records a newly signed certificate. It returns only when
-	// the record is durable. Concurrent calls may be committed together.
-	InsertCertificate(ctx context.Context, c *Certificate) error
+	// InsertCertificate records a newly signed certificate, and events in the
+	// outbox in the same transaction. It returns only when the record is
+	// durable. Concurrent calls may be committed together; a call that fails
+	// (ErrDuplicateSerial) records none of its events and fails no other.
+	InsertCertificate(ctx context.Context, c *Certificate, events ...Outgoing) error
 	// Certificate returns the certificate with this serial, or ErrNotFound.
 	Certificate(ctx context.Context, serial *big.Int) (*Certificate, error)
 	// CertificatesByKey returns every certificate whose SubjectPublicKeyInfo
@@ -209,10 +244,12 @@ type Store interface {
 	List(ctx context.Context, f Filter) ([]*Certificate, error)
 
 	// Revoke marks a certificate revoked. It returns the record as stored and
-	// whether this call revoked it; revoking again changes nothing and returns
-	// false. An unknown serial gives ErrNotFound.
-	Revoke(ctx context.Context, serial *big.Int, at time.Time, reason Reason) (
-		c *Certificate, changed bool, err error)
+	// whether this call revoked it; revoking again changes nothing, records
+	// none of events and returns false. An unknown serial gives ErrNotFound.
+	// When it revokes, events are recorded and Revision grows in the same
+	// transaction.
+	Revoke(ctx context.Context, serial *big.Int, at time.Time, reason Reason,
+		events ...Outgoing) (c *Certificate, changed bool, err error)
 	// RevokedEntries calls fn for each certificate of issuer that is revoked
 	// and whose notAfter is at or after notAfterFrom, in serial order.
 	RevokedEntries(ctx context.Context, issuer string, notAfterFrom time.Time,
@@ -233,5 +270,9 @@ type Store interface {
 	// CA returns the CA with this slug, or ErrNotFound.
 	CA(ctx context.Context, slug string) (*CA, error)
 
+	// Service holds the outbox, tokens, audit trail, reminders and leases.
+	Service
+
+	// Close releases the store. A second Close returns nil.
 	Close() error
 }

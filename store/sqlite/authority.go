@@ -49,9 +49,9 @@ func (s *Store) NextCRL(ctx context.Context, issuer string, thisUpdate, nextUpda
 	default:
 		return nil, nil, fmt.Errorf("store/sqlite: next CRL of %s: %w", issuer, err)
 	}
-	key, err := numberKey(number)
+	key, err := numberKey("CRL number", number)
 	if err != nil {
-		return nil, nil, fmt.Errorf("store/sqlite: next CRL of %s: CRL number %w", issuer, err)
+		return nil, nil, fmt.Errorf("store/sqlite: next CRL of %s: %w", issuer, err)
 	}
 	_, err = tx.ExecContext(ctx, `INSERT INTO crls (issuer, number, this_update, next_update)
 		VALUES (?, ?, ?, ?)`, issuer, key, unix(thisUpdate), unix(nextUpdate))
@@ -106,7 +106,7 @@ func lastCRL(ctx context.Context, q queryRower, issuer string) (*store.CRLRecord
 	if err != nil {
 		return nil, err
 	}
-	number, err := parseNumberKey(key)
+	number, err := store.ParseSerialKey(key)
 	if err != nil {
 		return nil, err
 	}
@@ -126,7 +126,7 @@ func (s *Store) PutCA(ctx context.Context, ca *store.CA) (*store.CA, error) {
 	}
 	defer s.gate.leave()
 
-	if err := checkCA(ca); err != nil {
+	if err := ca.Check(); err != nil {
 		return nil, err
 	}
 	created := ca.CreatedAt
@@ -155,32 +155,6 @@ func (s *Store) PutCA(ctx context.Context, ca *store.CA) (*store.CA, error) {
 		return nil, fmt.Errorf("store/sqlite: recording CA %s: %w", ca.Slug, err)
 	}
 	return stored, nil
-}
-
-// checkCA returns an error naming the first field of ca that cannot be
-// recorded.
-func checkCA(ca *store.CA) error {
-	if ca == nil {
-		return errors.New("store/sqlite: CA is nil")
-	}
-	field := func(name, problem string) error {
-		return fmt.Errorf("store/sqlite: CA %q: %s %s", ca.Slug, name, problem)
-	}
-	switch {
-	case ca.Slug == "":
-		return field("slug", "is empty")
-	case ca.Role != "root" && ca.Role != "issuing":
-		return field("role", fmt.Sprintf("%q is not root or issuing", ca.Role))
-	case ca.Parent == "":
-		return field("parent", "is empty")
-	case ca.Serial == nil:
-		return field("serial", "is missing")
-	case ca.Serial.Sign() <= 0:
-		return field("serial", "is not positive")
-	case len(ca.DER) == 0:
-		return field("DER", "is empty")
-	}
-	return nil
 }
 
 // CA returns the CA with this slug, or an error wrapping store.ErrNotFound.

@@ -21,9 +21,9 @@ func (s *Store) Certificate(ctx context.Context, serial *big.Int) (*store.Certif
 	}
 	defer s.gate.leave()
 
-	key, err := numberKey(serial)
+	key, err := numberKey("serial", serial)
 	if err != nil {
-		return nil, fmt.Errorf("store/sqlite: certificate serial %w: %w", err, store.ErrNotFound)
+		return nil, fmt.Errorf("store/sqlite: certificate: %w: %w", err, store.ErrNotFound)
 	}
 	row := s.read.QueryRowContext(ctx,
 		`SELECT `+certificateColumns+` FROM certificates WHERE serial_key = ?`, key)
@@ -149,56 +149,79 @@ func (s *Store) query(ctx context.Context, query string, args ...any) (
 }
 
 // Revoke marks the certificate with this serial revoked at the second of at,
-// for reason. If it is already revoked, nothing changes: the original time and
-// reason stay and changed is false.
+// for reason, records events in the outbox and bumps the revision, all in one
+// transaction. If the certificate is already revoked, nothing changes: the
+// original time and reason stay, changed is false and no event is recorded.
 func (s *Store) Revoke(ctx context.Context, serial *big.Int, at time.Time,
-	reason store.Reason) (c *store.Certificate, changed bool, err error) {
+	reason store.Reason, events ...store.Outgoing) (
+	c *store.Certificate, changed bool, err error) {
 	if !s.gate.enter() {
 		return nil, false, store.ErrClosed
 	}
 	defer s.gate.leave()
 
-	key, err := numberKey(serial)
+	key, err := numberKey("serial", serial)
 	if err != nil {
-		return nil, false, fmt.Errorf("store/sqlite: revoking: serial %w: %w",
-			err, store.ErrNotFound)
+		return nil, false, fmt.Errorf("store/sqlite: revoking: %w: %w", err, store.ErrNotFound)
 	}
 	switch {
 	case at.IsZero():
 		return nil, false, fmt.Errorf("store/sqlite: revoking %s: revocation time is zero",
 			serial)
-	case !validReason(reason):
+	case !reason.Accepted():
 		return nil, false, fmt.Errorf("store/sqlite: revoking %s: reason %s is not accepted",
 			serial, reason)
 	}
+	if err := store.CheckEvents(events); err != nil {
+		return nil, false, err
+	}
 
-	tx, err := s.write.BeginTx(ctx, nil)
+	c, changed, err = s.revoke(ctx, key, at, reason, events)
 	if err != nil {
 		return nil, false, fmt.Errorf("store/sqlite: revoking %s: %w", serial, err)
 	}
+	return c, changed, nil
+}
+
+// revoke runs the transaction of Revoke.
+func (s *Store) revoke(ctx context.Context, key string, at time.Time,
+	reason store.Reason, events []store.Outgoing) (*store.Certificate, bool, error) {
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, false, err
+	}
 	defer tx.Rollback()
+
 	res, err := tx.ExecContext(ctx, `UPDATE certificates SET revoked_at = ?, reason = ?
 		WHERE serial_key = ? AND revoked_at IS NULL`, unix(at), int64(reason), key)
 	if err != nil {
-		return nil, false, fmt.Errorf("store/sqlite: revoking %s: %w", serial, err)
+		return nil, false, err
 	}
 	n, err := res.RowsAffected()
 	if err != nil {
-		return nil, false, fmt.Errorf("store/sqlite: revoking %s: %w", serial, err)
+		return nil, false, err
 	}
-	c, err = scanCertificate(tx.QueryRowContext(ctx,
+	c, err := scanCertificate(tx.QueryRowContext(ctx,
 		`SELECT `+certificateColumns+` FROM certificates WHERE serial_key = ?`, key))
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, false, fmt.Errorf("store/sqlite: revoking %s: %w", serial, store.ErrNotFound)
+		return nil, false, store.ErrNotFound
 	}
 	if err != nil {
-		return nil, false, fmt.Errorf("store/sqlite: revoking %s: %w", serial, err)
+		return nil, false, err
 	}
 	if n == 0 {
 		return c, false, nil // already revoked; the rollback changes nothing
 	}
+
+	if err := addEvents(ctx, tx.StmtContext(ctx, s.outboxInsert), events,
+		time.Now()); err != nil {
+		return nil, false, err
+	}
+	if err := bumpRevision(ctx, tx); err != nil {
+		return nil, false, err
+	}
 	if err := tx.Commit(); err != nil {
-		return nil, false, fmt.Errorf("store/sqlite: revoking %s: %w", serial, err)
+		return nil, false, err
 	}
 	return c, true, nil
 }
@@ -237,7 +260,7 @@ func (s *Store) RevokedEntries(ctx context.Context, issuer string, notAfterFrom 
 		if err := rows.Scan(&key, &revokedAt, &reason, &notAfter); err != nil {
 			return fmt.Errorf("store/sqlite: revoked certificates of %s: %w", issuer, err)
 		}
-		serial, err := parseNumberKey(key)
+		serial, err := store.ParseSerialKey(key)
 		if err != nil {
 			return fmt.Errorf("store/sqlite: revoked certificates of %s: %w", issuer, err)
 		}

@@ -2,8 +2,6 @@ package sqlite
 
 import (
 	"database/sql"
-	"encoding/hex"
-	"errors"
 	"fmt"
 	"math/big"
 	"time"
@@ -11,36 +9,13 @@ import (
 	"github.com/anchorpki/anchor/store"
 )
 
-// maxNumberBits is the size limit of serial and CRL numbers: RFC 5280 sections
-// 4.1.2.2 and 5.2.3 allow at most 20 octets, and a positive DER INTEGER of 20
-// octets has at most 159 value bits.
-const maxNumberBits = 159
-
-// numberKey returns store.SerialKey(n), or an error if n is not a number the
-// store can key: nil, zero, negative or longer than 159 bits.
-func numberKey(n *big.Int) (string, error) {
-	switch {
-	case n == nil:
-		return "", errors.New("is missing")
-	case n.Sign() <= 0:
-		return "", fmt.Errorf("must be positive, got %s", n)
-	case n.BitLen() > maxNumberBits:
-		return "", fmt.Errorf("has %d bits, more than the %d that fit in 20 octets",
-			n.BitLen(), maxNumberBits)
+// numberKey returns store.SerialKey(n), or the error of store.CheckNumber
+// if n is not a number the store can key. what names the number.
+func numberKey(what string, n *big.Int) (string, error) {
+	if err := store.CheckNumber(what, n); err != nil {
+		return "", err
 	}
 	return store.SerialKey(n), nil
-}
-
-// parseNumberKey reverses numberKey.
-func parseNumberKey(key string) (*big.Int, error) {
-	var b [20]byte
-	if len(key) != 2*len(b) {
-		return nil, fmt.Errorf("stored key %q is not %d hex digits", key, 2*len(b))
-	}
-	if _, err := hex.Decode(b[:], []byte(key)); err != nil {
-		return nil, fmt.Errorf("stored key %q: %w", key, err)
-	}
-	return new(big.Int).SetBytes(b[:]), nil
 }
 
 // unix is how a time is stored: whole Unix seconds, the sub-second part
@@ -62,20 +37,6 @@ func unixCeil(t time.Time) int64 {
 // fromUnix turns stored seconds back into a time in UTC.
 func fromUnix(s int64) time.Time { return time.Unix(s, 0).UTC() }
 
-// validReason reports whether r is a reason code Anchor records. Holds
-// (certificateHold, 6, and removeFromCRL, 8) are refused, as is the unused
-// value 7.
-func validReason(r store.Reason) bool {
-	switch r {
-	case store.ReasonUnspecified, store.ReasonKeyCompromise, store.ReasonCACompromise,
-		store.ReasonAffiliationChanged, store.ReasonSuperseded,
-		store.ReasonCessationOfOperation, store.ReasonPrivilegeWithdrawn,
-		store.ReasonAACompromise:
-		return true
-	}
-	return false
-}
-
 // boolInt stores a bool as 0 or 1, which both SQLite and PostgreSQL compare as
 // integers.
 func boolInt(b bool) int64 {
@@ -88,29 +49,8 @@ func boolInt(b bool) int64 {
 // certificateArgs checks c and returns the arguments of insertCertificateSQL.
 // A zero CreatedAt is recorded as now.
 func certificateArgs(c *store.Certificate, now time.Time) ([]any, error) {
-	if c == nil {
-		return nil, errors.New("store/sqlite: certificate is nil")
-	}
-	key, err := numberKey(c.Serial)
-	if err != nil {
-		return nil, fmt.Errorf("store/sqlite: certificate serial %w", err)
-	}
-	field := func(name, problem string) error {
-		return fmt.Errorf("store/sqlite: certificate %s: %s %s", c.Serial, name, problem)
-	}
-	switch {
-	case c.Issuer == "":
-		return nil, field("issuer", "is empty")
-	case len(c.DER) == 0:
-		return nil, field("DER", "is empty")
-	case c.Source == "":
-		return nil, field("source", "is empty")
-	case c.NotBefore.IsZero():
-		return nil, field("notBefore", "is zero")
-	case c.NotAfter.IsZero():
-		return nil, field("notAfter", "is zero")
-	case c.NotAfter.Before(c.NotBefore):
-		return nil, field("notAfter", "is before notBefore")
+	if err := c.Check(); err != nil {
+		return nil, err
 	}
 	created := c.CreatedAt
 	if created.IsZero() {
@@ -118,17 +58,11 @@ func certificateArgs(c *store.Certificate, now time.Time) ([]any, error) {
 	}
 	var revokedAt, reason any // NULL unless revoked
 	if c.RevokedAt != nil {
-		if c.RevokedAt.IsZero() {
-			return nil, field("revokedAt", "is zero")
-		}
-		if !validReason(c.Reason) {
-			return nil, field("reason", fmt.Sprintf("%s is not accepted", c.Reason))
-		}
 		revokedAt, reason = unix(*c.RevokedAt), int64(c.Reason)
 	}
 	return []any{
-		key, c.Serial.String(), c.Issuer, c.Subject, c.CommonName, c.KeyHash[:],
-		unix(c.NotBefore), unix(c.NotAfter), c.DER, string(c.Source),
+		store.SerialKey(c.Serial), c.Serial.String(), c.Issuer, c.Subject, c.CommonName,
+		c.KeyHash[:], unix(c.NotBefore), unix(c.NotAfter), c.DER, string(c.Source),
 		boolInt(c.NotifyIssued), boolInt(c.NotifyExpiry), unix(created),
 		revokedAt, reason,
 	}, nil
@@ -170,7 +104,7 @@ func scanCertificate(row scanner) (*store.Certificate, error) {
 	if err != nil {
 		return nil, err
 	}
-	if c.Serial, err = parseNumberKey(key); err != nil {
+	if c.Serial, err = store.ParseSerialKey(key); err != nil {
 		return nil, err
 	}
 	if len(keyHash) != len(c.KeyHash) {

@@ -28,6 +28,7 @@ type migration struct {
 // 40-hex-digit keys for 159-bit numbers, partial indexes.
 var migrations = []migration{
 	{1, "certificates, CAs and CRL numbers", schemaV1},
+	{2, "revision, outbox, tokens, audit, reminders and leases", schemaV2},
 }
 
 // schemaV1 is the first schema.
@@ -90,6 +91,88 @@ CREATE TABLE crls (
 	this_update INTEGER NOT NULL,
 	next_update INTEGER NOT NULL,
 	PRIMARY KEY (issuer, number)
+);
+`
+
+// schemaV2 holds what `anchor serve` needs beyond certificates.
+//
+// revision is one row, bumped in every transaction that revokes a
+// certificate; reading it is one primary-key lookup.
+//
+// outbox keeps one row per event and notifier, unique on that pair so that
+// adding an event twice changes nothing. Rows stay after delivery (state done
+// or given_up) for operators to read; the partial index outbox_due holds only
+// pending rows, in the order Claim takes them, so finished rows cost Claim
+// nothing. Times are Unix microseconds: Event.At keeps that precision.
+//
+// tokens keep only the SHA-256 of their secret. A name is unique among
+// unrevoked tokens, so a revoked token's name can be given to a new one.
+// allow_cn and allow_san are JSON arrays of patterns.
+//
+// audit is append-only; seq orders records of the same microsecond.
+//
+// reminders has one row per certificate and UTC day (Unix seconds of its
+// midnight); the primary key makes a second reminder for the same day a
+// no-op. leases has one row per lease name; expires_us is Unix microseconds.
+const schemaV2 = `
+CREATE TABLE revision (
+	id    INTEGER NOT NULL PRIMARY KEY CHECK (id = 1),
+	value INTEGER NOT NULL
+);
+INSERT INTO revision (id, value) VALUES (1, 0);
+
+CREATE TABLE outbox (
+	id          INTEGER NOT NULL PRIMARY KEY,
+	event_id    TEXT    NOT NULL,
+	notifier    TEXT    NOT NULL,
+	subject     TEXT    NOT NULL,
+	at_us       INTEGER NOT NULL,
+	body        TEXT    NOT NULL,
+	state       TEXT    NOT NULL DEFAULT 'pending'
+		CHECK (state IN ('pending', 'done', 'given_up')),
+	due_us      INTEGER NOT NULL,
+	attempts    INTEGER NOT NULL DEFAULT 0,
+	last_error  TEXT    NOT NULL DEFAULT '',
+	created_us  INTEGER NOT NULL,
+	finished_us INTEGER,
+	UNIQUE (event_id, notifier)
+);
+CREATE INDEX outbox_due ON outbox (due_us, id) WHERE state = 'pending';
+
+CREATE TABLE tokens (
+	id                TEXT    NOT NULL PRIMARY KEY,
+	name              TEXT    NOT NULL,
+	role              TEXT    NOT NULL,
+	hash              BLOB    NOT NULL UNIQUE,
+	allow_cn          TEXT    NOT NULL,
+	allow_san         TEXT    NOT NULL,
+	max_lifetime_days INTEGER NOT NULL,
+	created_at        INTEGER NOT NULL,
+	revoked_at        INTEGER
+);
+CREATE UNIQUE INDEX tokens_active_name ON tokens (name) WHERE revoked_at IS NULL;
+
+CREATE TABLE audit (
+	seq        INTEGER NOT NULL PRIMARY KEY,
+	at_us      INTEGER NOT NULL,
+	actor      TEXT    NOT NULL,
+	action     TEXT    NOT NULL,
+	serial     TEXT    NOT NULL,
+	request_id TEXT    NOT NULL,
+	detail     TEXT    NOT NULL
+);
+CREATE INDEX audit_at ON audit (at_us, seq);
+
+CREATE TABLE reminders (
+	serial_key TEXT    NOT NULL,
+	day        INTEGER NOT NULL,
+	PRIMARY KEY (serial_key, day)
+);
+
+CREATE TABLE leases (
+	name       TEXT    NOT NULL PRIMARY KEY,
+	holder     TEXT    NOT NULL,
+	expires_us INTEGER NOT NULL
 );
 `
 

@@ -27,6 +27,15 @@
 //     increments and writes the counter while holding SQLite's write lock, so
 //     they strictly increase across Store handles and across processes that
 //     share the file.
+//   - Events passed to InsertCertificate, Revoke and RecordReminder are
+//     written to the outbox in the transaction of the change, so they are
+//     recorded exactly when the change is. Audit records go through the
+//     group-commit writer too.
+//   - Revision is a counter row bumped by every revoking transaction; reading
+//     it is one lookup on a read connection.
+//   - Claim, leases and token changes run under SQLite's write lock, so they
+//     are exclusive across Store handles and processes. Lease expiry uses the
+//     clock of the calling process: processes sharing a file share a machine.
 //   - Close waits for calls in progress, commits every certificate already
 //     queued, and then refuses further calls with store.ErrClosed.
 //
@@ -86,7 +95,9 @@ type Store struct {
 	write *sql.DB // exactly one connection; every change goes through it
 	read  *sql.DB // query_only connections for lookups and listings
 
-	insert  *sql.Stmt // prepared on the write connection
+	// Prepared on the write connection for the group commit.
+	insert, outboxInsert, auditInsert *sql.Stmt
+
 	queue   chan *insertRequest
 	stopped chan struct{} // closed when the writer goroutine has returned
 
@@ -131,10 +142,13 @@ func Open(path string) (*Store, error) {
 		write.Close()
 		return nil, fmt.Errorf("store/sqlite: opening %s: %w", path, err)
 	}
-	insert, err := write.PrepareContext(ctx, insertCertificateSQL)
-	if err != nil {
-		write.Close()
-		return nil, fmt.Errorf("store/sqlite: opening %s: preparing insert: %w", path, err)
+	var stmts [3]*sql.Stmt
+	for i, q := range []string{insertCertificateSQL, insertOutboxSQL, insertAuditSQL} {
+		if stmts[i], err = write.PrepareContext(ctx, q); err != nil {
+			write.Close()
+			return nil, fmt.Errorf("store/sqlite: opening %s: preparing inserts: %w",
+				path, err)
+		}
 	}
 
 	read, err := sql.Open("sqlite", dataSource(abs, false))
@@ -145,8 +159,7 @@ func Open(path string) (*Store, error) {
 		err = read.PingContext(ctx)
 	}
 	if err != nil {
-		insert.Close()
-		write.Close()
+		write.Close() // closes the statements too
 		if read != nil {
 			read.Close()
 		}
@@ -154,11 +167,13 @@ func Open(path string) (*Store, error) {
 	}
 
 	s := &Store{
-		write:   write,
-		read:    read,
-		insert:  insert,
-		queue:   make(chan *insertRequest, maxBatch),
-		stopped: make(chan struct{}),
+		write:        write,
+		read:         read,
+		insert:       stmts[0],
+		outboxInsert: stmts[1],
+		auditInsert:  stmts[2],
+		queue:        make(chan *insertRequest, maxBatch),
+		stopped:      make(chan struct{}),
 	}
 	go s.writer()
 	return s, nil
@@ -203,7 +218,8 @@ func (s *Store) Close() error {
 	}
 	close(s.queue)
 	<-s.stopped
-	return errors.Join(s.insert.Close(), s.read.Close(), s.write.Close())
+	return errors.Join(s.insert.Close(), s.outboxInsert.Close(), s.auditInsert.Close(),
+		s.read.Close(), s.write.Close())
 }
 
 // Stats counts the work of the group-commit writer.

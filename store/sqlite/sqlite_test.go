@@ -238,7 +238,7 @@ func TestMigrations(t *testing.T) {
 		versions = append(versions, v)
 	}
 	rows.Close()
-	if want := []int{1}; !slices.Equal(versions, want) {
+	if want := []int{1, 2}; !slices.Equal(versions, want) {
 		t.Errorf("applied migrations %v, want %v", versions, want)
 	}
 
@@ -255,8 +255,8 @@ func TestMigrations(t *testing.T) {
 		tables = append(tables, name)
 	}
 	rows.Close()
-	if want := []string{"cas", "certificates", "crls", "schema_migrations"}; !slices.Equal(
-		tables, want) {
+	if want := []string{"audit", "cas", "certificates", "crls", "leases", "outbox",
+		"reminders", "revision", "schema_migrations", "tokens"}; !slices.Equal(tables, want) {
 		t.Errorf("tables %v, want %v", tables, want)
 	}
 
@@ -279,6 +279,43 @@ func TestMigrations(t *testing.T) {
 		!strings.Contains(err.Error(), path) {
 		t.Errorf("Open of a version 99 database: %v; want ErrSchemaTooNew naming the "+
 			"version and the file", err)
+	}
+}
+
+func TestMigrateFromVersion1(t *testing.T) {
+	// A file written by an Anchor that knew only migration 1, with a
+	// revoked certificate in it, opens with everything kept and revision 0.
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "anchor.db")
+	db := rawDB(t, path)
+	if _, err := db.Exec(`CREATE TABLE schema_migrations (version INTEGER NOT NULL
+		PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)`); err != nil {
+		t.Fatal(err)
+	}
+	if err := applyMigration(ctx, db, migrations[0]); err != nil {
+		t.Fatal(err)
+	}
+	c := testCert(big.NewInt(7))
+	c.RevokedAt, c.Reason = &base, store.ReasonKeyCompromise
+	args, err := certificateArgs(c, base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(insertCertificateSQL, args...); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+
+	s := openPath(t, path)
+	got, err := s.Certificate(ctx, big.NewInt(7))
+	if err != nil || !got.Revoked() || got.CommonName != c.CommonName {
+		t.Errorf("certificate after migrating: %+v, %v", got, err)
+	}
+	if rev, err := s.Revision(ctx); err != nil || rev != 0 {
+		t.Errorf("Revision after migrating = %d, %v; want 0, nil", rev, err)
+	}
+	if ok, err := s.AcquireLease(ctx, "crl", "a", time.Minute); err != nil || !ok {
+		t.Errorf("AcquireLease after migrating = %v, %v; want true, nil", ok, err)
 	}
 }
 

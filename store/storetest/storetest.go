@@ -19,6 +19,11 @@
 //   - Close is idempotent: a second Close returns nil; every other method
 //     returns store.ErrClosed after it.
 //
+// Beyond certificates it checks every store.Service method: events recorded if
+// and only if their change commits, Revision, tokens, the audit trail,
+// reminders and leases; and it runs notifytest.RunOutbox on the store's
+// outbox.
+//
 // The sub-tests run one after the other, each on a store of its own.
 package storetest
 
@@ -26,12 +31,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"math/big"
 	"slices"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/anchorpki/anchor/notify"
+	"github.com/anchorpki/anchor/notify/notifytest"
 	"github.com/anchorpki/anchor/store"
 )
 
@@ -65,11 +73,24 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"PutCA", testPutCA},
 		{"ConcurrentInsert", testConcurrentInsert},
 		{"CanceledInsert", testCanceledInsert},
+		{"InsertEvents", testInsertEvents},
+		{"GroupEvents", testGroupEvents},
+		{"RevokeEvents", testRevokeEvents},
+		{"Revision", testRevision},
+		{"Tokens", testTokens},
+		{"Audit", testAudit},
+		{"Reminders", testReminders},
+		{"Leases", testLeases},
+		{"LeaseExclusive", testLeaseExclusive},
 		{"Close", testClose},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })
 	}
+	// The store's outbox passes the suite every notify.Outbox passes.
+	t.Run("Outbox", func(t *testing.T) {
+		notifytest.RunOutbox(t, func() notify.Outbox { return open(t) })
+	})
 }
 
 func testRoundTrip(t *testing.T, s store.Store) {
@@ -932,6 +953,7 @@ func testClose(t *testing.T, s store.Store) {
 		},
 		"CA": func() error { _, err := s.CA(ctx, "x"); return err },
 	}
+	maps.Copy(calls, serviceCalls(ctx, s))
 	for name, call := range calls {
 		wantErr(t, name+" after Close", call(), store.ErrClosed)
 	}

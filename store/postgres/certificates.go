@@ -1,0 +1,352 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/big"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/anchorpki/anchor/store"
+)
+
+// unix is how a time is stored: whole Unix seconds, rounded towards the past.
+func unix(t time.Time) int64 { return t.Unix() }
+
+// unixCeil is the smallest whole second at or after t, for comparing stored
+// seconds with a caller's time exactly (see store/sqlite).
+func unixCeil(t time.Time) int64 {
+	s := t.Unix()
+	if t.Nanosecond() > 0 {
+		s++
+	}
+	return s
+}
+
+// fromUnix turns stored seconds back into a time in UTC.
+func fromUnix(s int64) time.Time { return time.Unix(s, 0).UTC() }
+
+// numberKey returns store.SerialKey(n), or the error of store.CheckNumber.
+func numberKey(what string, n *big.Int) (string, error) {
+	if err := store.CheckNumber(what, n); err != nil {
+		return "", err
+	}
+	return store.SerialKey(n), nil
+}
+
+// insertCertificateSQL records one certificate; a duplicate serial affects no
+// row rather than failing, so that it fails only its own caller.
+const insertCertificateSQL = `INSERT INTO certificates (
+	serial_key, serial, issuer, subject, common_name, key_hash,
+	not_before, not_after, der, source,
+	notify_issued, notify_expiry, created_at, revoked_at, reason
+) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+ON CONFLICT DO NOTHING`
+
+// certificateArgs checks c and returns the arguments of insertCertificateSQL.
+// A zero CreatedAt is recorded as now.
+func certificateArgs(c *store.Certificate, now time.Time) ([]any, error) {
+	if err := c.Check(); err != nil {
+		return nil, err
+	}
+	created := c.CreatedAt
+	if created.IsZero() {
+		created = now
+	}
+	var revokedAt, reason *int64 // NULL unless revoked
+	if c.RevokedAt != nil {
+		at, r := unix(*c.RevokedAt), int64(c.Reason)
+		revokedAt, reason = &at, &r
+	}
+	return []any{
+		store.SerialKey(c.Serial), c.Serial.String(), c.Issuer, c.Subject, c.CommonName,
+		c.KeyHash[:], unix(c.NotBefore), unix(c.NotAfter), c.DER, string(c.Source),
+		c.NotifyIssued, c.NotifyExpiry, unix(created), revokedAt, reason,
+	}, nil
+}
+
+// certificateColumns are the columns scanCertificate reads, in its order.
+const certificateColumns = `serial_key, issuer, subject, common_name, key_hash,
+	not_before, not_after, der, source, notify_issued, notify_expiry,
+	created_at, revoked_at, reason`
+
+// scanCertificate reads the certificateColumns of one row.
+func scanCertificate(row pgx.Row) (*store.Certificate, error) {
+	var (
+		key, source                    string
+		keyHash                        []byte
+		notBefore, notAfter, createdAt int64
+		revokedAt, reason              *int64
+		c                              store.Certificate
+	)
+	err := row.Scan(&key, &c.Issuer, &c.Subject, &c.CommonName, &keyHash,
+		&notBefore, &notAfter, &c.DER, &source, &c.NotifyIssued, &c.NotifyExpiry,
+		&createdAt, &revokedAt, &reason)
+	if err != nil {
+		return nil, err
+	}
+	if c.Serial, err = store.ParseSerialKey(key); err != nil {
+		return nil, err
+	}
+	if len(keyHash) != len(c.KeyHash) {
+		return nil, fmt.Errorf("certificate %s: stored key_hash has %d bytes, want %d",
+			c.Serial, len(keyHash), len(c.KeyHash))
+	}
+	copy(c.KeyHash[:], keyHash)
+	c.NotBefore, c.NotAfter = fromUnix(notBefore), fromUnix(notAfter)
+	c.Source = store.Source(source)
+	c.CreatedAt = fromUnix(createdAt)
+	if revokedAt != nil && reason != nil {
+		at := fromUnix(*revokedAt)
+		c.RevokedAt = &at
+		c.Reason = store.Reason(*reason)
+	}
+	return &c, nil
+}
+
+// Certificate returns the certificate with this serial, or an error wrapping
+// store.ErrNotFound.
+func (s *Store) Certificate(ctx context.Context, serial *big.Int) (*store.Certificate, error) {
+	if !s.gate.enter() {
+		return nil, store.ErrClosed
+	}
+	defer s.gate.leave()
+
+	key, err := numberKey("serial", serial)
+	if err != nil {
+		return nil, fmt.Errorf("store/postgres: certificate: %w: %w", err, store.ErrNotFound)
+	}
+	c, err := scanCertificate(s.pool.QueryRow(ctx,
+		`SELECT `+certificateColumns+` FROM certificates WHERE serial_key = $1`, key))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, fmt.Errorf("store/postgres: certificate %s: %w", serial, store.ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store/postgres: reading certificate %s: %w", serial, err)
+	}
+	return c, nil
+}
+
+// CertificatesByKey returns the certificates whose SubjectPublicKeyInfo hashes
+// to keyHash, oldest first: by CreatedAt, then by serial.
+func (s *Store) CertificatesByKey(ctx context.Context, keyHash [32]byte) (
+	[]*store.Certificate, error) {
+	if !s.gate.enter() {
+		return nil, store.ErrClosed
+	}
+	defer s.gate.leave()
+
+	certs, err := s.query(ctx, `SELECT `+certificateColumns+` FROM certificates
+		WHERE key_hash = $1 ORDER BY created_at, serial_key`, keyHash[:])
+	if err != nil {
+		return nil, fmt.Errorf("store/postgres: certificates by key %x: %w", keyHash, err)
+	}
+	return certs, nil
+}
+
+// List returns the certificates matching f in serial order. A certificate is
+// valid through its notAfter second (RFC 5280 section 4.1.2.5).
+func (s *Store) List(ctx context.Context, f store.Filter) ([]*store.Certificate, error) {
+	if !s.gate.enter() {
+		return nil, store.ErrClosed
+	}
+	defer s.gate.leave()
+
+	query, args, err := listQuery(f, time.Now())
+	if err != nil {
+		return nil, err
+	}
+	certs, err := s.query(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("store/postgres: listing certificates: %w", err)
+	}
+	return certs, nil
+}
+
+// listQuery translates f into SQL. now stands in for a zero f.Now.
+func listQuery(f store.Filter, now time.Time) (string, []any, error) {
+	if f.Limit < 0 {
+		return "", nil, fmt.Errorf("store/postgres: filter limit %d is negative", f.Limit)
+	}
+	if !f.Now.IsZero() {
+		now = f.Now
+	}
+
+	var (
+		where []string
+		args  []any
+	)
+	add := func(cond string, arg ...any) {
+		// Each condition has at most one parameter, written $?.
+		if len(arg) > 0 {
+			args = append(args, arg...)
+			cond = strings.Replace(cond, "$?", "$"+strconv.Itoa(len(args)), 1)
+		}
+		where = append(where, cond)
+	}
+	if f.Issuer != "" {
+		add("issuer = $?", f.Issuer)
+	}
+	if f.CommonName != "" {
+		add("common_name = $?", f.CommonName)
+	}
+	switch f.Status {
+	case store.StatusAny:
+	case store.StatusValid:
+		add("revoked_at IS NULL AND not_after >= $?", unixCeil(now))
+	case store.StatusExpired:
+		add("revoked_at IS NULL AND not_after < $?", unixCeil(now))
+	case store.StatusRevoked:
+		add("revoked_at IS NOT NULL")
+	default:
+		return "", nil, fmt.Errorf("store/postgres: filter status %q is not one of "+
+			"valid, revoked, expired", f.Status)
+	}
+	if !f.ExpiringBefore.IsZero() {
+		add("not_after < $?", unixCeil(f.ExpiringBefore))
+	}
+	if f.After != "" {
+		add("serial_key > $?", f.After)
+	}
+
+	var b strings.Builder
+	b.WriteString("SELECT " + certificateColumns + " FROM certificates")
+	if len(where) > 0 {
+		b.WriteString(" WHERE " + strings.Join(where, " AND "))
+	}
+	b.WriteString(" ORDER BY serial_key")
+	if f.Limit > 0 {
+		args = append(args, f.Limit)
+		b.WriteString(" LIMIT $" + strconv.Itoa(len(args)))
+	}
+	return b.String(), args, nil
+}
+
+// query runs a SELECT of certificateColumns.
+func (s *Store) query(ctx context.Context, query string, args ...any) (
+	[]*store.Certificate, error) {
+	rows, err := s.pool.Query(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+
+	certs := []*store.Certificate{}
+	for rows.Next() {
+		c, err := scanCertificate(rows)
+		if err != nil {
+			return nil, err
+		}
+		certs = append(certs, c)
+	}
+	return certs, rows.Err()
+}
+
+// Revoke marks the certificate with this serial revoked at the second of at,
+// records events and bumps the revision in one transaction. If it is already
+// revoked nothing changes, changed is false and no event is recorded. Of
+// concurrent callers, in any replica, the first to lock the row wins; the
+// others wait for it and then find the certificate revoked.
+func (s *Store) Revoke(ctx context.Context, serial *big.Int, at time.Time,
+	reason store.Reason, events ...store.Outgoing) (
+	c *store.Certificate, changed bool, err error) {
+	if !s.gate.enter() {
+		return nil, false, store.ErrClosed
+	}
+	defer s.gate.leave()
+
+	key, err := numberKey("serial", serial)
+	if err != nil {
+		return nil, false, fmt.Errorf("store/postgres: revoking: %w: %w", err, store.ErrNotFound)
+	}
+	switch {
+	case at.IsZero():
+		return nil, false, fmt.Errorf("store/postgres: revoking %s: revocation time is zero",
+			serial)
+	case !reason.Accepted():
+		return nil, false, fmt.Errorf("store/postgres: revoking %s: reason %s is not accepted",
+			serial, reason)
+	}
+	if err := store.CheckEvents(events); err != nil {
+		return nil, false, err
+	}
+
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE certificates SET revoked_at = $1, reason = $2
+			WHERE serial_key = $3 AND revoked_at IS NULL`, unix(at), int64(reason), key)
+		if err != nil {
+			return err
+		}
+		c, err = scanCertificate(tx.QueryRow(ctx,
+			`SELECT `+certificateColumns+` FROM certificates WHERE serial_key = $1`, key))
+		if errors.Is(err, pgx.ErrNoRows) {
+			return store.ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		if changed = tag.RowsAffected() > 0; !changed {
+			return nil // already revoked: commits nothing
+		}
+		b := &pgx.Batch{}
+		queueEvents(b, events, time.Now())
+		b.Queue(bumpRevisionSQL)
+		return tx.SendBatch(ctx, b).Close()
+	})
+	if err != nil {
+		return nil, false, fmt.Errorf("store/postgres: revoking %s: %w", serial, err)
+	}
+	return c, changed, nil
+}
+
+// RevokedEntries calls fn for each revoked certificate of issuer whose notAfter
+// is at or after notAfterFrom, in serial order. Rows stream from one query, so
+// the set is a consistent snapshot and memory use does not grow with it. An
+// error from fn stops the walk and is returned as it is.
+func (s *Store) RevokedEntries(ctx context.Context, issuer string, notAfterFrom time.Time,
+	fn func(store.RevokedEntry) error) error {
+	if !s.gate.enter() {
+		return store.ErrClosed
+	}
+	defer s.gate.leave()
+
+	rows, err := s.pool.Query(ctx, `SELECT serial_key, revoked_at, reason, not_after
+		FROM certificates
+		WHERE issuer = $1 AND revoked_at IS NOT NULL AND not_after >= $2
+		ORDER BY serial_key`, issuer, unixCeil(notAfterFrom))
+	if err != nil {
+		return fmt.Errorf("store/postgres: revoked certificates of %s: %w", issuer, err)
+	}
+	defer rows.Close()
+
+	var (
+		key                         string
+		revokedAt, reason, notAfter int64
+	)
+	for rows.Next() {
+		if err := rows.Scan(&key, &revokedAt, &reason, &notAfter); err != nil {
+			return fmt.Errorf("store/postgres: revoked certificates of %s: %w", issuer, err)
+		}
+		serial, err := store.ParseSerialKey(key)
+		if err != nil {
+			return fmt.Errorf("store/postgres: revoked certificates of %s: %w", issuer, err)
+		}
+		err = fn(store.RevokedEntry{
+			Serial:    serial,
+			RevokedAt: fromUnix(revokedAt),
+			Reason:    store.Reason(reason),
+			NotAfter:  fromUnix(notAfter),
+		})
+		if err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("store/postgres: revoked certificates of %s: %w", issuer, err)
+	}
+	return nil
+}
