@@ -197,7 +197,6 @@ func TestCAProfiles(t *testing.T) {
 	}
 }
 
-
 func TestLeafProfile(t *testing.T) {
 	f := newFixture(t)
 	for _, tc := range []struct {

@@ -41,6 +41,8 @@ type CA struct {
 	// BaseURL is the public base of the CDP and AIA URLs; empty leaves them out.
 	BaseURL  string
 	Observer Observer
+	// Notifiers names the notifiers that events go to through the outbox.
+	Notifiers []string
 	// Now and Rand default to time.Now and crypto/rand.
 	Now  func() time.Time
 	Rand io.Reader
@@ -151,8 +153,15 @@ func (c *CA) Check(ctx context.Context, req *profile.Request, src store.Source) 
 // not one: it is the normal outcome of applying an unchanged GitOps folder.
 func (c *CA) Rejected(ctx context.Context, req *profile.Request, err error) {
 	var rej *profile.Rejection
-	if errors.As(err, &rej) && !rej.AlreadyIssued && c.Observer != nil {
-		c.Observer.Rejected(ctx, req, rej.Message)
+	if !errors.As(err, &rej) || rej.AlreadyIssued {
+		return
+	}
+	msg := rej.Message
+	if err := c.announceRejection(ctx, req, rej.Message); err != nil {
+		msg += " (event not recorded: " + err.Error() + ")"
+	}
+	if c.Observer != nil {
+		c.Observer.Rejected(ctx, req, msg)
 	}
 }
 
@@ -212,7 +221,11 @@ func (c *CA) sign(ctx context.Context, t *profile.Template, src store.Source) (*
 			NotifyExpiry: t.NotifyExpiry,
 			CreatedAt:    now,
 		}
-		err = c.Store.InsertCertificate(ctx, rec)
+		events, err := c.issuedEvents(der, t.NotifyIssued, now)
+		if err != nil {
+			return nil, fmt.Errorf("event for certificate %s: %w", serial, err)
+		}
+		err = c.Store.InsertCertificate(ctx, rec, events...)
 		if errors.Is(err, store.ErrDuplicateSerial) && attempt < maxSerialAttempts {
 			continue
 		}
@@ -227,7 +240,11 @@ func (c *CA) sign(ctx context.Context, t *profile.Template, src store.Source) (*
 // nothing and reports changed=false; the Observer hears of a revocation once.
 func (c *CA) Revoke(ctx context.Context, serial *big.Int, reason store.Reason) (*store.Certificate, bool, error) {
 	at := c.now().UTC().Truncate(time.Second)
-	rec, changed, err := c.Store.Revoke(ctx, serial, at, reason)
+	events, err := c.revokedEvents(ctx, serial, at)
+	if err != nil {
+		return nil, false, err
+	}
+	rec, changed, err := c.Store.Revoke(ctx, serial, at, reason, events...)
 	if err != nil {
 		return nil, false, err
 	}

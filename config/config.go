@@ -103,9 +103,31 @@ type Config struct {
 	// anywhere for its keys: region, account, trust_anchors, profiles, roles,
 	// follow).
 	Anywhere *anywhere.Config `yaml:"anywhere"`
+	// Notify configures where events go and the expiry reminders.
+	Notify Notify `yaml:"notify"`
+	// MTLSRoles maps the common name (or organizational unit) of a client
+	// certificate issued by this CA to an API role, for mTLS callers.
+	MTLSRoles map[string]string `yaml:"mtls_roles"`
 	// Push lists Roles Anywhere endpoints (AWS or another Anchor) whose CRL
 	// is replaced with UpdateCrl after every publication of the issuing CRL.
 	Push []PushTarget `yaml:"push"`
+}
+
+// Notify lists the notifiers events are delivered to. Secrets are read from
+// files, so anchor.yaml holds none.
+type Notify struct {
+	Webhooks []struct {
+		Name       string `yaml:"name"`
+		URL        string `yaml:"url"`
+		SecretFile string `yaml:"secret_file"` // HMAC-SHA256 key for Anchor-Signature
+	} `yaml:"webhooks"`
+	Slack []struct {
+		Name           string `yaml:"name"`
+		WebhookURLFile string `yaml:"webhook_url_file"`
+	} `yaml:"slack"`
+	// ExpiryDays are the days before notAfter on which a warning goes out
+	// (default 30, 15, 7, 1).
+	ExpiryDays []int `yaml:"expiry_days"`
 }
 
 // Keys selects the CA key backend.
@@ -137,6 +159,9 @@ type Publish struct {
 		Endpoint  string `yaml:"endpoint"` // empty: AWS; set for MinIO and the like
 		PathStyle bool   `yaml:"path_style"`
 	} `yaml:"s3"`
+	// Dir is the folder of the dir backend (default HOME/public). Replicas on
+	// one machine, or with a shared file system, share it.
+	Dir string `yaml:"dir"`
 }
 
 // PushTarget is one Roles Anywhere CRL that anchor serve keeps current.
@@ -308,6 +333,34 @@ func (c *Config) Validate() error {
 		}
 	default:
 		return fmt.Errorf("publish.backend %q: want dir or s3", c.Publish.Backend)
+	}
+	names := map[string]bool{}
+	for i, w := range c.Notify.Webhooks {
+		if w.Name == "" || names[w.Name] || !strings.HasPrefix(w.URL, "http") {
+			return fmt.Errorf("notify.webhooks[%d]: a unique name and an http(s) url "+
+				"are required", i)
+		}
+		names[w.Name] = true
+	}
+	for i, sl := range c.Notify.Slack {
+		if sl.Name == "" || names[sl.Name] || sl.WebhookURLFile == "" {
+			return fmt.Errorf("notify.slack[%d]: a unique name and webhook_url_file "+
+				"are required", i)
+		}
+		names[sl.Name] = true
+	}
+	for i, d := range c.Notify.ExpiryDays {
+		if d < 1 || d > 3650 {
+			return fmt.Errorf("notify.expiry_days[%d]: %d is not a number of days", i, d)
+		}
+	}
+	for cn, role := range c.MTLSRoles {
+		switch role {
+		case "reader", "issuer", "revoker", "admin":
+		default:
+			return fmt.Errorf("mtls_roles[%q]: role %q: want reader, issuer, revoker "+
+				"or admin", cn, role)
+		}
 	}
 	for i, p := range c.Push {
 		if p.Region == "" || p.CRLID == "" || p.AccessKeyID == "" || p.SecretAccessKeyFile == "" {

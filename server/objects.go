@@ -28,11 +28,18 @@ type objects struct {
 
 	mu      sync.Mutex
 	changed chan struct{} // closed and replaced whenever anything is published
+
+	stopOnce sync.Once
+	stopped  chan struct{} // closed at shutdown: held requests answer at once
 }
 
 func newObjects(pub publish.Publisher, now func() time.Time) *objects {
-	return &objects{pub: pub, now: now, changed: make(chan struct{})}
+	return &objects{pub: pub, now: now, changed: make(chan struct{}),
+		stopped: make(chan struct{})}
 }
+
+// stop answers every held request, so that shutdown does not wait for them.
+func (o *objects) stop() { o.stopOnce.Do(func() { close(o.stopped) }) }
 
 // announce wakes every held request; call it after publishing.
 func (o *objects) announce() {
@@ -84,6 +91,9 @@ func (o *objects) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		case <-changed:
 		case <-deadline.C:
 			o.write(w, r, obj) // If-None-Match still matches: 304
+			return
+		case <-o.stopped:
+			o.write(w, r, obj)
 			return
 		case <-r.Context().Done():
 			return

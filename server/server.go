@@ -13,12 +13,17 @@ package server
 import (
 	"context"
 	"errors"
+	"crypto/rand"
+	"crypto/tls"
+	"encoding/hex"
 	"log/slog"
+	"math/big"
 	"net"
 	"net/http"
 	"time"
 
 	"github.com/anchorpki/anchor/ca"
+	"github.com/anchorpki/anchor/notify"
 	"github.com/anchorpki/anchor/store"
 )
 
@@ -46,10 +51,34 @@ type Server struct {
 	RelyingParty http.Handler
 	// Pushes receive every new issuing CRL.
 	Pushes []Push
+	// API, if set, is mounted at /v1/, /metrics and /readyz, and hears of
+	// every CRL published (CRLPublisher).
+	API interface {
+		Handler() http.Handler
+		CRLPublished(issuer string, number *big.Int, thisUpdate, nextUpdate time.Time,
+			entries int)
+	}
+	// Dispatcher, if set, delivers the outbox's events.
+	Dispatcher *notify.Dispatcher
+	// ReminderDays are the days before expiry on which a warning goes out;
+	// nil disables expiry reminders.
+	ReminderDays []int
+	// Replica names this process among replicas sharing the store; empty
+	// means a random name. Leases held under it decide which replica
+	// publishes CRLs and sends reminders.
+	Replica string
+	// TLSListener, if set, serves everything over TLS with TLSConfig (whose
+	// certificate must be set), and the plain listener then serves only the
+	// published objects.
+	TLSListener net.Listener
+	TLSConfig   *tls.Config
+	// LeaseTTL bounds how long a dead replica keeps its leases (default 10 s).
+	LeaseTTL time.Duration
 
 	objects *objects
 	mux     *http.ServeMux
 	pushers []*pushLoop
+	leader  bool
 }
 
 func (s *Server) now() time.Time {
@@ -71,6 +100,12 @@ func (s *Server) Handler() http.Handler {
 		w.Write([]byte("ok\n"))
 	})
 	s.mux.Handle("/", s.objects)
+	if s.API != nil {
+		h := s.API.Handler()
+		s.mux.Handle("/v1/", h)
+		s.mux.Handle("GET /metrics", h)
+		s.mux.Handle("GET /readyz", h)
+	}
 	if s.RelyingParty != nil {
 		s.mux.Handle("POST /{$}", s.RelyingParty) // STS
 		for _, p := range []string{"/sessions", "/trustanchors", "/trustanchor/",
@@ -85,6 +120,11 @@ func (s *Server) Handler() http.Handler {
 // until ctx is done, when it stops accepting connections and lets requests in
 // flight finish.
 func (s *Server) Serve(ctx context.Context, l net.Listener) error {
+	if s.Replica == "" {
+		var b [6]byte
+		rand.Read(b[:])
+		s.Replica = "replica-" + hex.EncodeToString(b[:])
+	}
 	h := s.Handler()
 	for _, p := range s.Pushes {
 		l := newPushLoop(p, s.log())
@@ -98,23 +138,42 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 	if err != nil {
 		return err
 	}
-	if err := s.publishCRLs(ctx, "start"); err != nil {
+	if s.leader, err = s.lease(ctx); err != nil {
 		return err
 	}
-
-	hs := &http.Server{
-		Handler:           h,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		BaseContext:       func(net.Listener) context.Context { return ctx },
+	if s.leader {
+		if err := s.publishCRLs(ctx, "start"); err != nil {
+			return err
+		}
 	}
+	if s.Dispatcher != nil {
+		go s.Dispatcher.Run(ctx)
+	}
+	if s.ReminderDays != nil {
+		go s.reminderLoop(ctx)
+	}
+
+	// Requests do not inherit ctx: on shutdown, requests in flight finish.
+	plain := h
+	var servers []*http.Server
+	errc := make(chan error, 2)
+	if s.TLSListener != nil {
+		// Over plain HTTP only what relying parties fetch: CRLs and CA
+		// certificates (RFC 5280 section 4.2.1.13 expects http URLs there).
+		plain = s.publicationOnly()
+		ts := newHTTPServer(h)
+		ts.TLSConfig = s.TLSConfig
+		servers = append(servers, ts)
+		go func() { errc <- ts.ServeTLS(s.TLSListener, "", "") }()
+	}
+	hs := newHTTPServer(plain)
+	servers = append(servers, hs)
+	go func() { errc <- hs.Serve(l) }()
 	loopDone := make(chan struct{})
 	go func() {
 		defer close(loopDone)
 		s.refreshLoop(ctx, rev)
 	}()
-	errc := make(chan error, 1)
-	go func() { errc <- hs.Serve(l) }()
 
 	select {
 	case err := <-errc:
@@ -122,14 +181,32 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 	case <-ctx.Done():
 	}
 	s.log().Info("shutting down", "grace", shutdownGrace)
+	s.objects.stop()
 	sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 	defer cancel()
-	err = hs.Shutdown(sctx)
-	<-loopDone
-	if errors.Is(err, http.ErrServerClosed) {
-		err = nil
+	for _, srv := range servers {
+		if e := srv.Shutdown(sctx); e != nil && !errors.Is(e, http.ErrServerClosed) {
+			err = e
+		}
 	}
+	<-loopDone
 	return err
+}
+
+func newHTTPServer(h http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+	}
+}
+
+// publicationOnly serves the published objects and /healthz, nothing else.
+func (s *Server) publicationOnly() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /healthz", s.mux)
+	mux.Handle("/", s.objects)
+	return mux
 }
 
 func (s *Server) log() *slog.Logger {
@@ -140,6 +217,8 @@ func (s *Server) log() *slog.Logger {
 }
 
 // refreshLoop reissues CRLs when the store revision moves and on schedule.
+// Only the replica holding the CRL lease publishes; the others renew their
+// claim on every tick and take over within LeaseTTL when the holder dies.
 func (s *Server) refreshLoop(ctx context.Context, rev int64) {
 	poll, refresh := s.Poll, s.Refresh
 	if poll <= 0 {
@@ -151,16 +230,40 @@ func (s *Server) refreshLoop(ctx context.Context, rev int64) {
 	tick := time.NewTicker(poll)
 	defer tick.Stop()
 	due := s.now().Add(refresh)
+	renewed := s.now()
 	for {
 		select {
 		case <-ctx.Done():
+			if s.leader {
+				s.Store.ReleaseLease(context.Background(), crlLease, s.Replica)
+			}
 			return
 		case <-tick.C:
+		}
+		if s.now().Sub(renewed) >= s.leaseTTL()/4 {
+			leader, err := s.lease(ctx)
+			if err != nil {
+				s.log().Error("CRL lease", "err", err)
+				continue
+			}
+			if leader && !s.leader {
+				s.log().Info("took over CRL publication", "replica", s.Replica)
+				due = s.now() // publish at once: the last holder may have died mid-way
+			}
+			s.leader, renewed = leader, s.now()
 		}
 		cur, err := s.Store.Revision(ctx)
 		if err != nil {
 			if ctx.Err() == nil {
 				s.log().Error("store revision", "err", err)
+			}
+			continue
+		}
+		if !s.leader {
+			if cur != rev {
+				// The holder publishes; wake held requests once it may have.
+				rev = cur
+				time.AfterFunc(200*time.Millisecond, s.objects.announce)
 			}
 			continue
 		}
@@ -181,7 +284,32 @@ func (s *Server) refreshLoop(ctx context.Context, rev int64) {
 	}
 }
 
+// crlLease is the lease that makes one replica the CRL publisher.
+const crlLease = "crl-publication"
+
+func (s *Server) leaseTTL() time.Duration {
+	if s.LeaseTTL > 0 {
+		return s.LeaseTTL
+	}
+	return 10 * time.Second
+}
+
+func (s *Server) lease(ctx context.Context) (bool, error) {
+	return s.Store.AcquireLease(ctx, crlLease, s.Replica, s.leaseTTL())
+}
+
+// PublishCRLs issues and publishes CRLs now (POST /v1/crl), with the same
+// announcements as the refresh loop.
+func (s *Server) PublishCRLs(ctx context.Context) ([]*ca.CRL, error) {
+	return s.publish(ctx, "api")
+}
+
 func (s *Server) publishCRLs(ctx context.Context, why string) error {
+	_, err := s.publish(ctx, why)
+	return err
+}
+
+func (s *Server) publish(ctx context.Context, why string) ([]*ca.CRL, error) {
 	start := time.Now()
 	crls, err := s.Publication.CRLs(ctx)
 	for _, c := range crls {
@@ -189,6 +317,10 @@ func (s *Server) publishCRLs(ctx context.Context, why string) error {
 			"crl_number", c.Record.Number.String(), "entries", c.Entries,
 			"bytes", len(c.DER), "next_update", c.Record.NextUpdate.Format(time.RFC3339),
 			"trigger", why, "duration", time.Since(start))
+		if s.API != nil {
+			s.API.CRLPublished(c.Issuer.Slug, c.Record.Number, c.Record.ThisUpdate,
+				c.Record.NextUpdate, c.Entries)
+		}
 	}
 	if len(crls) > 0 {
 		s.objects.announce()
@@ -200,5 +332,5 @@ func (s *Server) publishCRLs(ctx context.Context, why string) error {
 			}
 		}
 	}
-	return err
+	return crls, err
 }

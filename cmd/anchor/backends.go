@@ -62,5 +62,8 @@ func openPublisher(ctx context.Context, cfg *config.Config, home string) (publis
 		return s3.New(ctx, s3.Config{Bucket: c.Bucket, Prefix: c.Prefix, Region: c.Region,
 			Endpoint: c.Endpoint, PathStyle: c.PathStyle})
 	}
+	if cfg.Publish.Dir != "" {
+		return dir.New(cfg.Publish.Dir)
+	}
 	return dir.New(filepath.Join(home, publicDir))
 }

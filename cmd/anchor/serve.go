@@ -2,6 +2,12 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/base64"
+	"encoding/pem"
 	"fmt"
 	"net"
 	"os"
@@ -9,15 +15,28 @@ import (
 	"strings"
 
 	"github.com/anchorpki/anchor/anywhere"
+	"github.com/anchorpki/anchor/api"
 	"github.com/anchorpki/anchor/ca"
+	"github.com/anchorpki/anchor/config"
+	"github.com/anchorpki/anchor/notify"
+	"github.com/anchorpki/anchor/profile"
 	"github.com/anchorpki/anchor/server"
+	"github.com/anchorpki/anchor/signer"
+	"github.com/anchorpki/anchor/store"
 )
 
 func runServe(ctx context.Context, a *app, args []string) error {
 	var h homeFlags
-	fs := newFlags(a, "serve", "[--addr 127.0.0.1:8080] [flags]")
+	fs := newFlags(a, "serve", "[--addr 127.0.0.1:8080] [--tls] [flags]")
 	h.register(fs)
 	addr := fs.String("addr", "", "listen address (default: listen in anchor.yaml, 127.0.0.1:8080)")
+	useTLS := fs.Bool("tls", false, "also serve HTTPS on --tls-addr, with a certificate "+
+		"Anchor issues to itself unless --tls-cert and --tls-key are given; plain HTTP "+
+		"then serves only CRLs and CA certificates")
+	tlsAddr := fs.String("tls-addr", "127.0.0.1:8443", "HTTPS listen address (with --tls)")
+	tlsCert := fs.String("tls-cert", "", "server certificate chain (PEM), with --tls")
+	tlsKey := fs.String("tls-key", "", "server key (PEM), with --tls")
+	replica := fs.String("replica", "", "name of this replica (default: random)")
 	if err := parseFlags(fs, args, 0); err != nil {
 		return err
 	}
@@ -33,18 +52,40 @@ func runServe(ctx context.Context, a *app, args []string) error {
 	if err != nil {
 		return err
 	}
-	l, err := net.Listen("tcp", in.cfg.Listen)
+	srv := &server.Server{
+		Publication:  pub,
+		Store:        in.store,
+		Log:          a.log,
+		Refresh:      in.cfg.CRLRefresh,
+		Replica:      *replica,
+		ReminderDays: in.cfg.Notify.ExpiryDays,
+	}
+	if srv.ReminderDays == nil {
+		srv.ReminderDays = notify.DefaultReminderDays
+	}
+
+	notifiers, err := notifiersFrom(in.cfg, a)
 	if err != nil {
 		return err
 	}
-	a.log.Info("serving", "addr", l.Addr().String(), "home", in.dir,
-		"base_url", in.cfg.PublicBaseURL())
-	srv := &server.Server{
-		Publication: pub,
-		Store:       in.store,
-		Log:         a.log,
-		Refresh:     in.cfg.CRLRefresh,
+	srv.Dispatcher = &notify.Dispatcher{Outbox: in.store, Notifiers: notifiers,
+		Logger: a.log.With("component", "notify")}
+	for name := range notifiers {
+		in.ca.Notifiers = append(in.ca.Notifiers, name)
 	}
+	in.ca.Observer = wakingObserver{logObserver{a.log}, srv.Dispatcher}
+
+	roles := map[string]store.Role{}
+	for cn, r := range in.cfg.MTLSRoles {
+		roles[cn] = store.Role(r)
+	}
+	rest, err := api.New(api.Config{CA: in.ca, Service: in.store, MTLSRoles: roles,
+		PublishCRLs: srv.PublishCRLs, Publication: pub, Log: a.log})
+	if err != nil {
+		return err
+	}
+	srv.API = rest
+
 	if in.cfg.Anywhere != nil {
 		rpConf := *in.cfg.Anywhere
 		rpConf.DataDir = filepath.Join(in.dir, "anywhere")
@@ -69,10 +110,76 @@ func runServe(ctx context.Context, a *app, args []string) error {
 			},
 		})
 	}
+
+	l, err := net.Listen("tcp", in.cfg.Listen)
+	if err != nil {
+		return err
+	}
+	if *useTLS {
+		cert, err := serverCertificate(ctx, in, *tlsAddr, *tlsCert, *tlsKey)
+		if err != nil {
+			return err
+		}
+		srv.TLSConfig = &tls.Config{
+			Certificates: []tls.Certificate{cert},
+			// Client certificates are verified by the API against the CA
+			// and the store, so that revocation applies at once.
+			ClientAuth: tls.RequestClientCert,
+			MinVersion: tls.VersionTLS12,
+		}
+		if srv.TLSListener, err = net.Listen("tcp", *tlsAddr); err != nil {
+			return err
+		}
+		a.log.Info("serving HTTPS", "addr", srv.TLSListener.Addr().String())
+	}
+	a.log.Info("serving", "addr", l.Addr().String(), "home", in.dir,
+		"base_url", in.cfg.PublicBaseURL(), "notifiers", len(notifiers))
 	return srv.Serve(ctx, l)
 }
 
-// publication wires the home's publication folder to the CA.
+// notifiersFrom builds the configured notifiers; the log notifier is always
+// there, so events are never silently dropped.
+func notifiersFrom(cfg *config.Config, a *app) (map[string]notify.Notifier, error) {
+	out := map[string]notify.Notifier{"log": &notify.Log{Logger: a.log.With("component", "events")}}
+	for _, w := range cfg.Notify.Webhooks {
+		var secret []byte
+		if w.SecretFile != "" {
+			b, err := os.ReadFile(w.SecretFile)
+			if err != nil {
+				return nil, fmt.Errorf("notify webhook %s: %w", w.Name, err)
+			}
+			secret = []byte(strings.TrimSpace(string(b)))
+		}
+		out[w.Name] = &notify.Webhook{URL: w.URL, Secret: string(secret)}
+	}
+	for _, s := range cfg.Notify.Slack {
+		b, err := os.ReadFile(s.WebhookURLFile)
+		if err != nil {
+			return nil, fmt.Errorf("notify slack %s: %w", s.Name, err)
+		}
+		out[s.Name] = &notify.Slack{WebhookURL: strings.TrimSpace(string(b))}
+	}
+	return out, nil
+}
+
+// wakingObserver logs outcomes and wakes the dispatcher, so that the events
+// the CA just recorded go out at once.
+type wakingObserver struct {
+	logObserver
+	d *notify.Dispatcher
+}
+
+func (o wakingObserver) Issued(ctx context.Context, c *store.Certificate, subject string) {
+	o.logObserver.Issued(ctx, c, subject)
+	o.d.Wake()
+}
+
+func (o wakingObserver) Revoked(ctx context.Context, c *store.Certificate) {
+	o.logObserver.Revoked(ctx, c)
+	o.d.Wake()
+}
+
+// publication wires the configured publisher to the CA.
 func (in *instance) publication() (*ca.Publication, error) {
 	pub, err := openPublisher(context.Background(), in.cfg, in.dir)
 	if err != nil {
@@ -99,4 +206,50 @@ func publishCACerts(ctx context.Context, in *instance, root, issuing *ca.Authori
 		return fmt.Errorf("publish CA certificates: %w", err)
 	}
 	return nil
+}
+
+func (o wakingObserver) Rejected(ctx context.Context, req *profile.Request, reason string) {
+	o.logObserver.Rejected(ctx, req, reason)
+	o.d.Wake()
+}
+
+// serverCertificate loads the HTTPS certificate from files, or issues one from
+// the CA to this server for the host of addr (30 days, made at every start, so
+// it never expires under a running server for long).
+func serverCertificate(ctx context.Context, in *instance, addr, certFile, keyFile string) (
+	tls.Certificate, error) {
+	if certFile != "" || keyFile != "" {
+		return tls.LoadX509KeyPair(certFile, keyFile)
+	}
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	key, err := signer.ECDSAP256.Generate(nil)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	cn := host
+	if ip := net.ParseIP(host); ip != nil {
+		cn = "anchor-server"
+	}
+	csr, err := x509.CreateCertificateRequest(rand.Reader,
+		&x509.CertificateRequest{Subject: pkix.Name{CommonName: cn}}, key)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	req := &profile.Request{
+		CommonName: cn, Lifetime: 30, Purposes: []string{"server_auth"},
+		SANs: []profile.SAN{guessSAN(host), {Type: "DNS_NAME", Value: "localhost"}},
+		Base64CSRData: base64.StdEncoding.EncodeToString(
+			pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: csr})),
+	}
+	issued, err := in.ca.Issue(ctx, req, store.SourceCLI)
+	if err != nil {
+		return tls.Certificate{}, fmt.Errorf("issue the server's own certificate: %w", err)
+	}
+	return tls.Certificate{
+		Certificate: [][]byte{issued.Certificate.DER, in.ca.Issuing.Cert.Raw},
+		PrivateKey:  key,
+	}, nil
 }
