@@ -14,8 +14,10 @@ import (
 
 func runApply(ctx context.Context, a *app, args []string) error {
 	var h homeFlags
+	var r remoteFlags
 	fs := newFlags(a, "apply", "DIR [--dry-run] [--out OUT]")
 	h.register(fs)
+	r.register(fs)
 	dryRun := fs.Bool("dry-run", false, "print the plan without changing anything")
 	out := fs.String("out", "", "write each issued certificate as OUT/<common_name>.pem")
 	if err := parseFlags(fs, args, 1); err != nil {
@@ -23,6 +25,12 @@ func runApply(ctx context.Context, a *app, args []string) error {
 	}
 	if fs.NArg() != 1 {
 		return errors.New("want the folder to apply, e.g. certs/dev")
+	}
+	if c, err := r.client(); err != nil || c != nil {
+		if err != nil {
+			return err
+		}
+		return remoteApply(ctx, a, c, fs.Arg(0), *dryRun)
 	}
 	folder, err := gitops.Load(fs.Arg(0))
 	if err != nil {

@@ -14,6 +14,7 @@ import (
 	"github.com/anchorpki/anchor/config"
 	"github.com/anchorpki/anchor/profile"
 	"github.com/anchorpki/anchor/store"
+	"github.com/anchorpki/anchor/store/postgres"
 	"github.com/anchorpki/anchor/store/sqlite"
 )
 
@@ -134,7 +135,12 @@ func (h *homeFlags) openStore() (*instance, error) {
 	if err != nil {
 		return nil, err
 	}
-	st, err := sqlite.Open(dbPath)
+	var st store.Store
+	if strings.HasPrefix(dbPath, "postgres://") || strings.HasPrefix(dbPath, "postgresql://") {
+		st, err = postgres.Open(context.Background(), dbPath)
+	} else {
+		st, err = sqlite.Open(dbPath)
+	}
 	if err != nil {
 		closeKeys()
 		return nil, err

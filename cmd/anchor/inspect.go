@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/anchorpki/anchor/ca"
+	"github.com/anchorpki/anchor/client"
 	"github.com/anchorpki/anchor/signer"
 	"github.com/anchorpki/anchor/store"
 )
@@ -64,8 +65,10 @@ func status(c *store.Certificate, now time.Time) string {
 
 func runList(ctx context.Context, a *app, args []string) error {
 	var h homeFlags
+	var r remoteFlags
 	fs := newFlags(a, "list", "[--cn NAME] [--status valid|revoked|expired] [--json]")
 	h.register(fs)
+	r.register(fs)
 	cn := fs.String("cn", "", "only this common name")
 	st := fs.String("status", "", "valid, revoked or expired")
 	limit := fs.Int("limit", 0, "at most this many (0: all)")
@@ -78,6 +81,13 @@ func runList(ctx context.Context, a *app, args []string) error {
 	case store.StatusAny, store.StatusValid, store.StatusRevoked, store.StatusExpired:
 	default:
 		return fmt.Errorf("--status %q: want valid, revoked or expired", *st)
+	}
+	if c, err := r.client(); err != nil || c != nil {
+		if err != nil {
+			return err
+		}
+		return remoteList(ctx, a, c, client.ListOptions{CommonName: *cn, Status: *st,
+			Limit: *limit}, *asJSON)
 	}
 
 	in, err := h.openStore()
@@ -126,8 +136,10 @@ func parseSerial(s string) (*big.Int, error) {
 
 func runShow(ctx context.Context, a *app, args []string) error {
 	var h homeFlags
+	var r remoteFlags
 	fs := newFlags(a, "show", "SERIAL [--json] [--pem]")
 	h.register(fs)
+	r.register(fs)
 	asJSON := fs.Bool("json", false, "print JSON")
 	asPEM := fs.Bool("pem", false, "print the certificate as PEM")
 	if err := parseFlags(fs, args, 1); err != nil {
@@ -139,6 +151,12 @@ func runShow(ctx context.Context, a *app, args []string) error {
 	serial, err := parseSerial(fs.Arg(0))
 	if err != nil {
 		return err
+	}
+	if c, err := r.client(); err != nil || c != nil {
+		if err != nil {
+			return err
+		}
+		return remoteShow(ctx, a, c, serial.String(), *asPEM)
 	}
 	in, err := h.openStore()
 	if err != nil {

@@ -17,6 +17,7 @@ import (
 	"strings"
 
 	"github.com/anchorpki/anchor/ca"
+	"github.com/anchorpki/anchor/client"
 	"github.com/anchorpki/anchor/profile"
 	"github.com/anchorpki/anchor/signer"
 	"github.com/anchorpki/anchor/store"
@@ -55,8 +56,10 @@ func runInit(ctx context.Context, a *app, args []string) error {
 
 func runIssue(ctx context.Context, a *app, args []string) error {
 	var h homeFlags
+	var r remoteFlags
 	fs := newFlags(a, "issue", "--request req.json [--csr file.csr] [flags]")
 	h.register(fs)
+	r.register(fs)
 	reqPath := fs.String("request", "", "request JSON in the serverless CA format (- for stdin)")
 	csrPath := fs.String("csr", "", "CSR file (PEM); fills base64_csr_data")
 	if err := parseFlags(fs, args, 0); err != nil {
@@ -69,6 +72,18 @@ func runIssue(ctx context.Context, a *app, args []string) error {
 	body, err := readBounded(*reqPath, "request")
 	if err != nil {
 		return writeRejection(a, err.Error())
+	}
+	if c, err := r.client(); err != nil || c != nil {
+		if err != nil {
+			return err
+		}
+		var csr []byte
+		if *csrPath != "" {
+			if csr, err = readBounded(*csrPath, "CSR"); err != nil {
+				return writeRejection(a, err.Error())
+			}
+		}
+		return remoteIssue(ctx, a, c, body, csr)
 	}
 	req, err := profile.Parse(body)
 	if err != nil {
@@ -138,8 +153,10 @@ func readBounded(path, what string) ([]byte, error) {
 
 func runRequest(ctx context.Context, a *app, args []string) error {
 	var h homeFlags
+	var r remoteFlags
 	fs := newFlags(a, "request", "--cn NAME --out DIR [flags]")
 	h.register(fs)
+	r.register(fs)
 	var sans, purposes multiFlag
 	cn := fs.String("cn", "", "common name (required)")
 	fs.Var(&sans, "san", "subject alternative name: a DNS name, IP, email or URI (repeatable)")
@@ -197,6 +214,12 @@ func runRequest(ctx context.Context, a *app, args []string) error {
 		}
 	}
 
+	if c, err := r.client(); err != nil || c != nil {
+		if err != nil {
+			return err
+		}
+		return remoteRequest(ctx, a, c, req, key, *out)
+	}
 	in, err := h.open(ctx, a, false)
 	if err != nil {
 		return err
@@ -206,7 +229,8 @@ func runRequest(ctx context.Context, a *app, args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := writeCredentialFiles(*out, key, issued.Certificate.DER, in.ca); err != nil {
+	chain := append(in.ca.Issuing.PEM(), in.ca.Root.PEM()...)
+	if err := writeCredentialFiles(*out, key, pemCert(issued.Certificate.DER), chain); err != nil {
 		return err
 	}
 	fmt.Fprintf(a.stdout, "issued %s\n  serial   %s\n  expires  %s\n  files    %s\n",
@@ -217,7 +241,7 @@ func runRequest(ctx context.Context, a *app, args []string) error {
 
 // writeCredentialFiles writes key.pem (0600), cert.pem, chain.pem (issuing then
 // root) and bundle.pem (leaf, issuing, root) into dir.
-func writeCredentialFiles(dir string, key any, leafDER []byte, c *ca.CA) error {
+func writeCredentialFiles(dir string, key any, leaf, chain []byte) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
@@ -225,8 +249,6 @@ func writeCredentialFiles(dir string, key any, leafDER []byte, c *ca.CA) error {
 	if err != nil {
 		return err
 	}
-	leaf := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: leafDER})
-	chain := append(c.Issuing.PEM(), c.Root.PEM()...)
 	files := []struct {
 		name string
 		data []byte
@@ -260,4 +282,54 @@ func guessSAN(v string) profile.SAN {
 		return profile.SAN{Type: "EMAIL_ADDRESS", Value: v}
 	}
 	return profile.SAN{Type: "DNS_NAME", Value: v}
+}
+
+// remoteRequest sends the request made by `anchor request` to the API and
+// writes the same files as the local path.
+func remoteRequest(ctx context.Context, a *app, c *client.Client, req *profile.Request,
+	key any, out string) error {
+	body := map[string]any{
+		"common_name": req.CommonName, "lifetime": req.Lifetime,
+		"base64_csr_data": req.Base64CSRData,
+	}
+	if len(req.Purposes) > 0 {
+		body["purposes"] = req.Purposes
+	}
+	if len(req.SANs) > 0 {
+		sans := make([]map[string]string, len(req.SANs))
+		for i, s := range req.SANs {
+			sans[i] = map[string]string{"type": s.Type, "value": s.Value}
+		}
+		body["sans"] = sans
+	}
+	for k, v := range map[string]*string{"organization": req.Organization,
+		"organizational_unit": req.OrganizationalUnit, "country": req.Country,
+		"locality": req.Locality, "state": req.State} {
+		if v != nil {
+			body[k] = *v
+		}
+	}
+	data, err := json.Marshal(body)
+	if err != nil {
+		return err
+	}
+	resp, err := c.Issue(ctx, data)
+	if err != nil {
+		return err
+	}
+	leaf, err := base64.StdEncoding.DecodeString(resp.Base64Certificate)
+	if err != nil {
+		return fmt.Errorf("server answer: %w", err)
+	}
+	chain, err := base64.StdEncoding.DecodeString(resp.Base64CaChain)
+	if err != nil {
+		return fmt.Errorf("server answer: %w", err)
+	}
+	if err := writeCredentialFiles(out, key, leaf, chain); err != nil {
+		return err
+	}
+	fmt.Fprintf(a.stdout, "issued %s\n  serial   %s\n  expires  %s\n  files    %s\n",
+		resp.CertificateInfo.CommonName, resp.CertificateInfo.SerialNumber,
+		resp.CertificateInfo.Expires, out)
+	return nil
 }

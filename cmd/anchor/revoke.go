@@ -12,8 +12,10 @@ import (
 
 func runRevoke(ctx context.Context, a *app, args []string) error {
 	var h homeFlags
+	var r remoteFlags
 	fs := newFlags(a, "revoke", "SERIAL [--reason REASON]")
 	h.register(fs)
+	r.register(fs)
 	reasonName := fs.String("reason", "unspecified", "RFC 5280 reason: unspecified, "+
 		"keyCompromise, cACompromise, affiliationChanged, superseded, "+
 		"cessationOfOperation, privilegeWithdrawn, aACompromise")
@@ -30,6 +32,12 @@ func runRevoke(ctx context.Context, a *app, args []string) error {
 	reason, err := store.ParseReason(*reasonName)
 	if err != nil {
 		return err
+	}
+	if c, err := r.client(); err != nil || c != nil {
+		if err != nil {
+			return err
+		}
+		return remoteRevoke(ctx, a, c, serial.String(), reason.String())
 	}
 
 	in, err := h.open(ctx, a, false)
