@@ -128,6 +128,9 @@ type Notify struct {
 	// ExpiryDays are the days before notAfter on which a warning goes out
 	// (default 30, 15, 7, 1).
 	ExpiryDays []int `yaml:"expiry_days"`
+	// RetryBaseDelay is the wait after a failed delivery, doubled after
+	// each further failure up to an hour (default 10s).
+	RetryBaseDelay time.Duration `yaml:"retry_base_delay"`
 }
 
 // Keys selects the CA key backend.

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -100,19 +99,31 @@ func TestRevokedCertificateFailsOpenSSLCRLCheck(t *testing.T) {
 // startServe runs anchor serve on a free loopback port until the test ends.
 func startServe(t *testing.T, home string) string {
 	t.Helper()
-	addr := freeAddr(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, anchorBin, "serve", "--addr", addr)
+	_, base := startServeCmd(t, home, freeAddr(t))
+	return base
+}
+
+// startServeCmd starts anchor serve on addr and waits until it answers; the
+// process is interrupted when the test ends, if it still runs.
+func startServeCmd(t *testing.T, home, addr string, extra ...string) (*exec.Cmd, string) {
+	t.Helper()
+	cmd := exec.Command(anchorBin, append([]string{"serve", "--addr", addr}, extra...)...)
 	cmd.Env = append(os.Environ(), "ANCHOR_HOME="+home)
 	logs := &syncBuffer{}
 	cmd.Stdout, cmd.Stderr = logs, logs
-	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }()
 	t.Cleanup(func() {
-		cancel()
-		cmd.Wait()
+		cmd.Process.Signal(os.Interrupt)
+		select {
+		case <-exited:
+		case <-time.After(15 * time.Second):
+			cmd.Process.Kill()
+			<-exited
+		}
 		if t.Failed() {
 			t.Logf("anchor serve log:\n%s", logs.String())
 		}
@@ -124,13 +135,17 @@ func startServe(t *testing.T, home string) string {
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == 200 {
-				return base
+				return cmd, base
 			}
 		}
-		time.Sleep(50 * time.Millisecond)
+		select {
+		case <-exited:
+			t.Fatalf("anchor serve exited:\n%s", logs.String())
+		case <-time.After(50 * time.Millisecond):
+		}
 	}
 	t.Fatalf("anchor serve did not come up:\n%s", logs.String())
-	return ""
+	return nil, ""
 }
 
 type syncBuffer struct {

@@ -69,7 +69,7 @@ func runServe(ctx context.Context, a *app, args []string) error {
 		return err
 	}
 	srv.Dispatcher = &notify.Dispatcher{Outbox: in.store, Notifiers: notifiers,
-		Logger: a.log.With("component", "notify")}
+		Logger: a.log.With("component", "notify"), BaseDelay: in.cfg.Notify.RetryBaseDelay}
 	for name := range notifiers {
 		in.ca.Notifiers = append(in.ca.Notifiers, name)
 	}
