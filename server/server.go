@@ -12,10 +12,10 @@ package server
 
 import (
 	"context"
-	"errors"
 	"crypto/rand"
 	"crypto/tls"
 	"encoding/hex"
+	"errors"
 	"log/slog"
 	"math/big"
 	"net"
