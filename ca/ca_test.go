@@ -34,7 +34,6 @@ type fixture struct {
 	keys  ca.Keys
 	ca    *ca.CA
 	obs   *recorder
-	clock time.Time
 }
 
 // newFixture makes a hierarchy in a temporary home with the default config.

@@ -89,6 +89,11 @@ type Config struct {
 	// CRLRefresh is how often `anchor serve` regenerates CRLs when nothing
 	// was revoked.
 	CRLRefresh time.Duration `yaml:"crl_refresh"`
+	// LeaseTTL is how long a replica of `anchor serve` keeps the CRL
+	// publication lease without renewing it. The holder renews it every
+	// quarter of this; when the holder dies, another replica sharing the
+	// store takes over within about LeaseTTL.
+	LeaseTTL time.Duration `yaml:"lease_ttl"`
 	// Store is the certificate store: empty for SQLite in the home folder, a
 	// file path for SQLite elsewhere, or a postgres:// DSN (several replicas
 	// share one PostgreSQL database).
@@ -205,6 +210,7 @@ func Default() *Config {
 		MaxLifetimeDays: 365,
 		Listen:          "127.0.0.1:8080",
 		CRLRefresh:      time.Hour,
+		LeaseTTL:        10 * time.Second,
 	}
 }
 
@@ -373,6 +379,9 @@ func (c *Config) Validate() error {
 	}
 	if c.CRLRefresh < time.Second {
 		return fmt.Errorf("crl_refresh %s is too short", c.CRLRefresh)
+	}
+	if c.LeaseTTL < time.Second {
+		return fmt.Errorf("lease_ttl %s is too short: want at least 1s", c.LeaseTTL)
 	}
 	return nil
 }

@@ -58,6 +58,7 @@ func runServe(ctx context.Context, a *app, args []string) error {
 		Log:          a.log,
 		Refresh:      in.cfg.CRLRefresh,
 		Replica:      *replica,
+		LeaseTTL:     in.cfg.LeaseTTL,
 		ReminderDays: in.cfg.Notify.ExpiryDays,
 	}
 	if srv.ReminderDays == nil {
