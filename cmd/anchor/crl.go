@@ -5,10 +5,13 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"text/tabwriter"
 
 	"github.com/anchorpki/anchor/ca"
+	"github.com/anchorpki/anchor/config"
+	"github.com/anchorpki/anchor/publish"
+	"github.com/anchorpki/anchor/publish/dir"
+	"github.com/anchorpki/anchor/publish/s3"
 	"github.com/anchorpki/anchor/store"
 )
 
@@ -50,10 +53,24 @@ func runCRLPublish(ctx context.Context, a *app, args []string) error {
 	for _, c := range crls {
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\t%s\n", c.Issuer.Slug, c.Record.Number,
 			c.Entries, len(c.DER), c.Record.NextUpdate.UTC().Format(ca.TimeLayout),
-			filepath.Join(in.dir, publicDir, c.Issuer.Slug+".crl"))
+			location(in.cfg, p.Publisher, c.Issuer.Slug+".crl"))
 	}
 	tw.Flush()
 	return err
+}
+
+// location says where the publisher put the object name: a file, or an S3
+// URL.
+func location(cfg *config.Config, pub publish.Publisher, name string) string {
+	switch pub := pub.(type) {
+	case *dir.Publisher:
+		if path, err := pub.Path(name); err == nil {
+			return path
+		}
+	case *s3.Publisher:
+		return "s3://" + cfg.Publish.S3.Bucket + "/" + pub.Key(name)
+	}
+	return name
 }
 
 func runCRLShow(ctx context.Context, a *app, args []string) error {
