@@ -12,6 +12,7 @@ import (
 	"encoding/base64"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"math/big"
 	"path/filepath"
 	"sync"
@@ -410,6 +411,55 @@ func TestZlint(t *testing.T) {
 			case r.Status == lint.Warn:
 				t.Logf("%s: %s: warning %s", name, lintName, r.Details)
 			}
+		}
+	}
+}
+
+// TestZlintCRLs lints the root and issuing CRLs that the CA issues, with and
+// without entries. No lint may report an error or worse.
+//
+// The entries use the reasons operators use day to day. The CA/B Forum lint
+// e_cab_crl_has_valid_reason_code also flags cACompromise and aACompromise,
+// which RFC 5280 allows and a private CA may need; package crl's own zlint
+// test pins that exception down.
+func TestZlintCRLs(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	lintCRL := func(name string, der []byte) {
+		t.Helper()
+		rl, err := zx509.ParseRevocationList(der)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		for lintName, r := range zlint.LintRevocationList(rl).Results {
+			if r.Status >= lint.Warn {
+				t.Errorf("%s: %s: %s %s", name, lintName, r.Status, r.Details)
+			}
+		}
+	}
+	for _, withEntries := range []bool{false, true} {
+		if withEntries {
+			for _, reason := range []store.Reason{store.ReasonUnspecified,
+				store.ReasonKeyCompromise, store.ReasonSuperseded} {
+				c := f.issue(t, p256(t), "lint.example.com", 30).Certificate
+				if _, _, err := f.ca.Revoke(ctx, c.Serial, reason); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if _, _, err := f.ca.Revoke(ctx, f.ca.Issuing.Cert.SerialNumber,
+				store.ReasonSuperseded); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, a := range []*ca.Authority{f.ca.Root, f.ca.Issuing} {
+			c, err := f.ca.IssueCRL(ctx, a, 24*time.Hour+10*time.Minute)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if withEntries && c.Entries == 0 {
+				t.Errorf("%s: no entries", a.Slug)
+			}
+			lintCRL(fmt.Sprintf("%s (entries: %v)", a.Slug, withEntries), c.DER)
 		}
 	}
 }
