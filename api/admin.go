@@ -97,6 +97,11 @@ func (a *API) crl(w http.ResponseWriter, r *http.Request, c *call) {
 	if len(numbers) > 0 {
 		c.audit("crl.publish", "", strings.Join(numbers, " "))
 	}
+	if errors.Is(err, ca.ErrNotPublisher) {
+		c.fail(w, http.StatusConflict, "", err.Error()+"; it publishes within a second "+
+			"of any revocation, so there is nothing to do")
+		return
+	}
 	if err != nil {
 		c.internal(w, "CRL publication failed", err)
 		return

@@ -3,12 +3,17 @@ package ca
 import (
 	"context"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/anchorpki/anchor/crl"
 	"github.com/anchorpki/anchor/publish"
 )
+
+// ErrNotPublisher is returned by a replica asked to publish CRLs while another
+// replica holds the publication lease.
+var ErrNotPublisher = errors.New("another replica holds the CRL publication lease")
 
 // Publication keeps a publisher's objects current: for each CA its certificate
 // ({slug}.crt in DER, {slug}.pem) and CRL ({slug}.crl in DER, {slug}.crl.pem),

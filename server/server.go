@@ -16,10 +16,12 @@ import (
 	"crypto/tls"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"log/slog"
 	"math/big"
 	"net"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/anchorpki/anchor/ca"
@@ -78,7 +80,7 @@ type Server struct {
 	objects *objects
 	mux     *http.ServeMux
 	pushers []*pushLoop
-	leader  bool
+	leader  atomic.Bool // holds the CRL lease
 }
 
 func (s *Server) now() time.Time {
@@ -138,10 +140,12 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 	if err != nil {
 		return err
 	}
-	if s.leader, err = s.lease(ctx); err != nil {
+	leader, err := s.lease(ctx)
+	if err != nil {
 		return err
 	}
-	if s.leader {
+	s.leader.Store(leader)
+	if leader {
 		if err := s.publishCRLs(ctx, "start"); err != nil {
 			return err
 		}
@@ -234,7 +238,7 @@ func (s *Server) refreshLoop(ctx context.Context, rev int64) {
 	for {
 		select {
 		case <-ctx.Done():
-			if s.leader {
+			if s.leader.Load() {
 				s.Store.ReleaseLease(context.Background(), crlLease, s.Replica)
 			}
 			return
@@ -246,11 +250,12 @@ func (s *Server) refreshLoop(ctx context.Context, rev int64) {
 				s.log().Error("CRL lease", "err", err)
 				continue
 			}
-			if leader && !s.leader {
+			if leader && !s.leader.Load() {
 				s.log().Info("took over CRL publication", "replica", s.Replica)
 				due = s.now() // publish at once: the last holder may have died mid-way
 			}
-			s.leader, renewed = leader, s.now()
+			s.leader.Store(leader)
+			renewed = s.now()
 		}
 		cur, err := s.Store.Revision(ctx)
 		if err != nil {
@@ -259,7 +264,7 @@ func (s *Server) refreshLoop(ctx context.Context, rev int64) {
 			}
 			continue
 		}
-		if !s.leader {
+		if !s.leader.Load() {
 			if cur != rev {
 				// The holder publishes; wake held requests once it may have.
 				rev = cur
@@ -299,8 +304,14 @@ func (s *Server) lease(ctx context.Context) (bool, error) {
 }
 
 // PublishCRLs issues and publishes CRLs now (POST /v1/crl), with the same
-// announcements as the refresh loop.
+// announcements as the refresh loop. Only the replica holding the CRL lease
+// publishes, so that CRLs reach a shared publisher in number order; another
+// replica answers ca.ErrNotPublisher.
 func (s *Server) PublishCRLs(ctx context.Context) ([]*ca.CRL, error) {
+	if !s.leader.Load() {
+		return nil, fmt.Errorf("%w: replica %s does not hold it", ca.ErrNotPublisher,
+			s.Replica)
+	}
 	return s.publish(ctx, "api")
 }
 
