@@ -12,6 +12,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"strings"
 
 	"github.com/anchorpki/anchor/anywhere"
@@ -41,6 +42,17 @@ func runServe(ctx context.Context, a *app, args []string) error {
 		return err
 	}
 	h.listen = *addr
+	if path := os.Getenv("ANCHOR_CPUPROFILE"); path != "" {
+		// For measuring: a CPU profile of the whole run, written at shutdown.
+		f, err := os.Create(path)
+		if err != nil {
+			return err
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer func() { pprof.StopCPUProfile(); f.Close() }()
+	}
 
 	// The embedded default: the first run creates the hierarchy.
 	in, err := h.open(ctx, a, true)
