@@ -2,13 +2,10 @@ package gitops
 
 import (
 	"bytes"
-	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"path/filepath"
-
-	"github.com/anchorpki/anchor/profile"
-	"github.com/anchorpki/anchor/store"
 )
 
 // Body is a GitOps folder sent as one JSON document, as the HTTP API's
@@ -63,70 +60,18 @@ func bodyRequests(data json.RawMessage, csrs map[string]string) ([]Request, erro
 	if absent(data) {
 		return nil, nil
 	}
-	raw, err := array(TLSFile, data)
-	if err != nil {
-		return nil, err
-	}
-	var out []Request
-	for i, entry := range raw {
-		req, err := profile.Parse(entry)
-		if err != nil {
-			return nil, fmt.Errorf("%s[%d]: %w", TLSFile, i, err)
+	return parseRequests(data, func(rel string) ([]byte, error) {
+		csr, ok := csrs[rel]
+		if !ok {
+			return nil, errors.New("not in csrs")
 		}
-		if req.CAChainOnly {
-			return nil, fmt.Errorf("%s[%d]: ca_chain_only makes no sense in %s",
-				TLSFile, i, TLSFile)
-		}
-		r := Request{Index: i, Request: req}
-		switch {
-		case req.CSRFile != "":
-			rel, err := csrPath(req.CSRFile)
-			if err != nil {
-				return nil, fmt.Errorf("%s[%d]: csr_file: %w", TLSFile, i, err)
-			}
-			csr, ok := csrs[filepath.ToSlash(rel)]
-			if !ok {
-				return nil, fmt.Errorf("%s[%d]: csr_file %s: not in csrs",
-					TLSFile, i, filepath.ToSlash(rel))
-			}
-			req.Base64CSRData = base64.StdEncoding.EncodeToString([]byte(csr))
-			r.CSRFile = filepath.ToSlash(rel)
-		case req.Base64CSRData == "":
-			return nil, fmt.Errorf("%s[%d]: needs csr_file or base64_csr_data", TLSFile, i)
-		}
-		out = append(out, r)
-	}
-	return out, nil
+		return []byte(csr), nil
+	})
 }
 
 func bodyRevocations(data json.RawMessage, name string) ([]Revocation, error) {
 	if absent(data) {
 		return nil, nil
 	}
-	raw, err := array(name, data)
-	if err != nil {
-		return nil, err
-	}
-	var out []Revocation
-	for i, entry := range raw {
-		var e revokedEntry
-		if err := json.Unmarshal(entry, &e); err != nil {
-			return nil, fmt.Errorf("%s[%d]: %w", name, i, err)
-		}
-		if e.CommonName == nil {
-			return nil, fmt.Errorf("%s[%d]: common_name is missing", name, i)
-		}
-		serial, err := parseSerial(e.SerialNumber)
-		if err != nil {
-			return nil, fmt.Errorf("%s[%d]: serial_number: %w", name, i, err)
-		}
-		reason, err := store.ParseReason(e.Reason)
-		if err != nil {
-			return nil, fmt.Errorf("%s[%d]: reason: %w", name, i, err)
-		}
-		out = append(out, Revocation{
-			File: name, Index: i, CommonName: *e.CommonName, Serial: serial, Reason: reason,
-		})
-	}
-	return out, nil
+	return parseRevocations(name, data)
 }

@@ -122,6 +122,18 @@ func loadRequests(dir string) ([]Request, error) {
 	if err != nil || data == nil {
 		return nil, err
 	}
+	return parseRequests(data, func(rel string) ([]byte, error) {
+		csr, err := readFile(filepath.Join(dir, rel))
+		if err == nil && csr == nil {
+			err = errors.New("file not found")
+		}
+		return csr, err
+	})
+}
+
+// parseRequests validates the entries of tls.json; readCSR returns the CSR
+// file at a path relative to the folder (csrs/NAME).
+func parseRequests(data []byte, readCSR func(rel string) ([]byte, error)) ([]Request, error) {
 	raw, err := array(TLSFile, data)
 	if err != nil {
 		return nil, err
@@ -143,10 +155,8 @@ func loadRequests(dir string) ([]Request, error) {
 			if err != nil {
 				return nil, fmt.Errorf("%s[%d]: csr_file: %w", TLSFile, i, err)
 			}
-			csr, err := readFile(filepath.Join(dir, rel))
-			if err == nil && csr == nil {
-				err = errors.New("file not found")
-			}
+			rel = filepath.ToSlash(rel)
+			csr, err := readCSR(rel)
 			if err != nil {
 				return nil, fmt.Errorf("%s[%d]: csr_file %s: %w", TLSFile, i, rel, err)
 			}
@@ -186,6 +196,12 @@ func loadRevocations(dir, name string) ([]Revocation, error) {
 	if err != nil || data == nil {
 		return nil, err
 	}
+	return parseRevocations(name, data)
+}
+
+// parseRevocations validates the entries of revoked.json or
+// revoked-root-ca.json (name).
+func parseRevocations(name string, data []byte) ([]Revocation, error) {
 	raw, err := array(name, data)
 	if err != nil {
 		return nil, err
