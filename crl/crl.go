@@ -384,6 +384,48 @@ func (b *Builder) Add(e Entry) error {
 	return nil
 }
 
+// AddBytes is Add for a serial given as its big-endian magnitude, for callers
+// that keep serials as bytes rather than big.Ints: it encodes exactly the
+// entry Add would for the same number, and refuses what Add refuses, without
+// allocating. Leading zero bytes of serial are ignored.
+func (b *Builder) AddBytes(serial []byte, revokedAt time.Time, reason int) error {
+	if b == nil || b.buf == nil {
+		return b.unusable("AddBytes")
+	}
+	for len(serial) > 0 && serial[0] == 0 {
+		serial = serial[1:]
+	}
+	n := len(serial)
+	sec := revokedAt.Unix()
+	if n == 0 || n > 20 || sec < minTime || sec > b.this ||
+		uint(reason) > ReasonAACompromise || completeReasons>>reason&1 == 0 {
+		return b.entryError(Entry{Serial: new(big.Int).SetBytes(serial),
+			RevokedAt: revokedAt, Reason: reason})
+	}
+	pad := int(serial[0] >> 7)
+
+	if cap(b.buf)-len(b.buf) < maxEntryLen+b.tail {
+		b.grow(maxEntryLen)
+	}
+	start := len(b.buf)
+	dst := b.buf[start : start+maxEntryLen]
+	dst[0] = tagSequence
+	dst[2], dst[3] = tagInteger, byte(n+pad)
+	dst[4] = 0 // the pad, overwritten by the serial when there is none
+	i := 4 + pad
+	i += copy(dst[i:], serial)
+	i += b.dates.putTime(dst[i:], sec)
+	if reason != ReasonUnspecified {
+		copy(dst[i:], reasonExtension[:])
+		dst[i+len(reasonExtension)-1] = byte(reason)
+		i += len(reasonExtension)
+	}
+	dst[1] = byte(i - 2)
+	b.buf = b.buf[:start+i]
+	b.entries++
+	return nil
+}
+
 // unusable explains why op cannot run on b.
 func (b *Builder) unusable(op string) error {
 	if b != nil && b.done {

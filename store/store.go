@@ -24,7 +24,10 @@
 //     none of its events.
 //
 //   - Revision grows in every transaction that revokes a certificate, so a
-//     process polling it learns of revocations made by any other.
+//     process polling it learns of revocations made by any other. Each
+//     revoked certificate keeps the revision of the transaction that revoked
+//     it, and revisions are handed out in commit order, so RevokedSince can
+//     report exactly the revocations made after a revision a caller has seen.
 //
 // The details every implementation shares, checked by store/storetest:
 //
@@ -254,6 +257,18 @@ type Store interface {
 	// and whose notAfter is at or after notAfterFrom, in serial order.
 	RevokedEntries(ctx context.Context, issuer string, notAfterFrom time.Time,
 		fn func(RevokedEntry) error) error
+
+	// RevokedSince calls fn for each certificate of issuer revoked in a
+	// transaction whose revision is above afterRevision, with that revision,
+	// in revision order and serial order within one revision. It returns upTo,
+	// the revision its read is consistent with: every revocation at or below
+	// upTo is either reported now or was at or below afterRevision, and every
+	// later one has a revision above upTo. So a caller that passes the upTo of
+	// one call as afterRevision of the next misses nothing and sees nothing
+	// twice, across processes. Revocations recorded before revisions were
+	// kept per certificate have revision 0; afterRevision -1 reads them all.
+	RevokedSince(ctx context.Context, issuer string, afterRevision int64,
+		fn func(e RevokedEntry, revision int64) error) (upTo int64, err error)
 
 	// NextCRL reserves the next CRL number for issuer and records that a CRL
 	// with this thisUpdate and nextUpdate is being issued. It returns the new

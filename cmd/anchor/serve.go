@@ -60,6 +60,13 @@ func runServe(ctx context.Context, a *app, args []string) error {
 		return err
 	}
 	defer in.Close()
+	// CRLs are built from an in-memory set of revoked entries, kept current
+	// incrementally from the store's revisions, not read back whole each time.
+	revoked := ca.NewRevokedCache(in.store)
+	if err := revoked.Load(ctx, in.ca.Root.Slug, in.ca.Issuing.Slug); err != nil {
+		return fmt.Errorf("load revoked certificates: %w", err)
+	}
+	in.ca.Store = revoked
 	pub, err := in.publication()
 	if err != nil {
 		return err

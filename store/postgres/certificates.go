@@ -294,7 +294,7 @@ func (s *Store) Revoke(ctx context.Context, serial *big.Int, at time.Time,
 		}
 		b := &pgx.Batch{}
 		queueEvents(b, events, time.Now())
-		b.Queue(bumpRevisionSQL)
+		b.Queue(bumpRevisionSQL, []string{key})
 		return tx.SendBatch(ctx, b).Close()
 	})
 	if err != nil {
@@ -349,4 +349,70 @@ func (s *Store) RevokedEntries(ctx context.Context, issuer string, notAfterFrom 
 		return fmt.Errorf("store/postgres: revoked certificates of %s: %w", issuer, err)
 	}
 	return nil
+}
+
+// RevokedSince calls fn for each certificate of issuer revoked at a revision
+// above afterRevision, in revision order, and returns the revision the read is
+// consistent with. The revision and the rows are read in one REPEATABLE READ
+// transaction, one snapshot: revisions are handed out in commit order (see
+// bumpRevisionSQL), so every revocation at or below the revision read is in
+// the snapshot and every later one gets a higher revision.
+func (s *Store) RevokedSince(ctx context.Context, issuer string, afterRevision int64,
+	fn func(store.RevokedEntry, int64) error) (int64, error) {
+	if !s.gate.enter() {
+		return 0, store.ErrClosed
+	}
+	defer s.gate.leave()
+
+	var upTo int64
+	var fnErr error
+	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{
+		IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly,
+	}, func(tx pgx.Tx) error {
+		err := tx.QueryRow(ctx, `SELECT value FROM revision WHERE id = 1`).Scan(&upTo)
+		if err != nil {
+			return err
+		}
+		rows, err := tx.Query(ctx, `SELECT serial_key, revoked_at, reason, not_after,
+				revoked_rev
+			FROM certificates
+			WHERE issuer = $1 AND revoked_at IS NOT NULL AND revoked_rev > $2
+			ORDER BY revoked_rev, serial_key`, issuer, afterRevision)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+
+		var (
+			key                              string
+			revokedAt, reason, notAfter, rev int64
+		)
+		for rows.Next() {
+			if err := rows.Scan(&key, &revokedAt, &reason, &notAfter, &rev); err != nil {
+				return err
+			}
+			serial, err := store.ParseSerialKey(key)
+			if err != nil {
+				return err
+			}
+			fnErr = fn(store.RevokedEntry{
+				Serial:    serial,
+				RevokedAt: fromUnix(revokedAt),
+				Reason:    store.Reason(reason),
+				NotAfter:  fromUnix(notAfter),
+			}, rev)
+			if fnErr != nil {
+				return fnErr
+			}
+		}
+		return rows.Err()
+	})
+	switch {
+	case fnErr != nil:
+		return 0, fnErr
+	case err != nil:
+		return 0, fmt.Errorf("store/postgres: revocations of %s since revision %d: %w",
+			issuer, afterRevision, err)
+	}
+	return upTo, nil
 }

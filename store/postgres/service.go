@@ -16,9 +16,14 @@ import (
 	"github.com/anchorpki/anchor/store"
 )
 
-// bumpRevisionSQL grows the revision. Every revoking transaction runs it, so
-// it also orders them: the row lock is held until each commits.
-const bumpRevisionSQL = `UPDATE revision SET value = value + 1 WHERE id = 1`
+// bumpRevisionSQL grows the revision and stamps the new value on the
+// certificates revoked by the transaction (serial keys in $1) as their
+// revoked_rev. Every revoking transaction runs it after its changes, so it
+// also orders them: the row lock on revision is held until each commits, so
+// revisions are handed out in commit order, which RevokedSince relies on.
+const bumpRevisionSQL = `WITH r AS (
+	UPDATE revision SET value = value + 1 WHERE id = 1 RETURNING value)
+UPDATE certificates SET revoked_rev = r.value FROM r WHERE serial_key = ANY($1)`
 
 // Revision returns the number of revoking transactions so far: one
 // primary-key read.

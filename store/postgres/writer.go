@@ -179,9 +179,9 @@ func (s *Store) insertAll(reqs []*insertRequest) (bad int, err error) {
 
 	// Second pipeline: events of the new certificates, and the revision.
 	var (
-		now       = time.Now()
-		added     uint64
-		revisions bool
+		now     = time.Now()
+		added   uint64
+		revoked []string // serial keys of certificates recorded revoked
 	)
 	b, queue = &pgx.Batch{}, queue[:0]
 	for i, r := range reqs {
@@ -194,14 +194,16 @@ func (s *Store) insertAll(reqs []*insertRequest) (bad int, err error) {
 			continue
 		}
 		added++
-		revisions = revisions || r.revoked
+		if r.revoked {
+			revoked = append(revoked, r.args[0].(string))
+		}
 		n := queueEvents(b, r.events, now)
 		for range n {
 			queue = append(queue, statement{req: i})
 		}
 	}
-	if revisions {
-		b.Queue(bumpRevisionSQL)
+	if len(revoked) > 0 {
+		b.Queue(bumpRevisionSQL, revoked)
 		queue = append(queue, statement{req: -1})
 	}
 	if b.Len() > 0 {

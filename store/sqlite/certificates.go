@@ -192,7 +192,10 @@ func (s *Store) revoke(ctx context.Context, key string, at time.Time,
 	}
 	defer tx.Rollback()
 
-	res, err := tx.ExecContext(ctx, `UPDATE certificates SET revoked_at = ?, reason = ?
+	// revoked_rev is the revision the bump below sets; the transaction holds
+	// the write lock from its start, so no other writer moves it meanwhile.
+	res, err := tx.ExecContext(ctx, `UPDATE certificates SET revoked_at = ?, reason = ?,
+		revoked_rev = (SELECT value + 1 FROM revision WHERE id = 1)
 		WHERE serial_key = ? AND revoked_at IS NULL`, unix(at), int64(reason), key)
 	if err != nil {
 		return nil, false, err
@@ -278,4 +281,86 @@ func (s *Store) RevokedEntries(ctx context.Context, issuer string, notAfterFrom 
 		return fmt.Errorf("store/sqlite: revoked certificates of %s: %w", issuer, err)
 	}
 	return nil
+}
+
+// revokedSinceSQL reads the revocations of an issuer made after a revision.
+// Its conditions match the partial index certificates_revoked_rev, which holds
+// every column read here in this order.
+const revokedSinceSQL = `SELECT serial_key, revoked_at, reason, not_after, revoked_rev
+	FROM certificates
+	WHERE issuer = ? AND revoked_at IS NOT NULL AND revoked_rev > ?
+	ORDER BY revoked_rev, serial_key`
+
+// RevokedSince calls fn for each certificate of issuer revoked at a revision
+// above afterRevision, in revision order, and returns the revision the read is
+// consistent with. The revision and the rows are read in one read
+// transaction, which in WAL mode is one snapshot of the file: a revocation
+// committed after it has a higher revision than the one returned.
+func (s *Store) RevokedSince(ctx context.Context, issuer string, afterRevision int64,
+	fn func(store.RevokedEntry, int64) error) (int64, error) {
+	if !s.gate.enter() {
+		return 0, store.ErrClosed
+	}
+	defer s.gate.leave()
+
+	upTo, err := s.revokedSince(ctx, issuer, afterRevision, fn)
+	var cb callbackError
+	switch {
+	case errors.As(err, &cb):
+		return 0, cb.err
+	case err != nil:
+		return 0, fmt.Errorf("store/sqlite: revocations of %s since revision %d: %w",
+			issuer, afterRevision, err)
+	}
+	return upTo, nil
+}
+
+// callbackError carries an error returned by a caller's function, which
+// RevokedSince hands back as it is.
+type callbackError struct{ err error }
+
+func (e callbackError) Error() string { return e.err.Error() }
+
+func (s *Store) revokedSince(ctx context.Context, issuer string, after int64,
+	fn func(store.RevokedEntry, int64) error) (int64, error) {
+	tx, err := s.read.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, err
+	}
+	defer tx.Rollback()
+
+	var upTo int64
+	if err := tx.QueryRowContext(ctx,
+		`SELECT value FROM revision WHERE id = 1`).Scan(&upTo); err != nil {
+		return 0, err
+	}
+	rows, err := tx.QueryContext(ctx, revokedSinceSQL, issuer, after)
+	if err != nil {
+		return 0, err
+	}
+	defer rows.Close()
+
+	var (
+		key                              string
+		revokedAt, reason, notAfter, rev int64
+	)
+	for rows.Next() {
+		if err := rows.Scan(&key, &revokedAt, &reason, &notAfter, &rev); err != nil {
+			return 0, err
+		}
+		serial, err := store.ParseSerialKey(key)
+		if err != nil {
+			return 0, err
+		}
+		err = fn(store.RevokedEntry{
+			Serial:    serial,
+			RevokedAt: fromUnix(revokedAt),
+			Reason:    store.Reason(reason),
+			NotAfter:  fromUnix(notAfter),
+		}, rev)
+		if err != nil {
+			return 0, callbackError{err}
+		}
+	}
+	return upTo, rows.Err()
 }

@@ -74,9 +74,16 @@ func certificateArgs(c *store.Certificate, now time.Time) ([]any, error) {
 const insertCertificateSQL = `INSERT INTO certificates (
 	serial_key, serial, issuer, subject, common_name, key_hash,
 	not_before, not_after, der, source,
-	notify_issued, notify_expiry, created_at, revoked_at, reason
-) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+	notify_issued, notify_expiry, created_at, revoked_at, reason, revoked_rev
+) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ` + nextRevisionIfRevoked + `)
 ON CONFLICT DO NOTHING`
+
+// nextRevisionIfRevoked is the revoked_rev of an inserted certificate: NULL
+// unless it is recorded already revoked, and otherwise the revision that the
+// bump at the end of its transaction sets. The transaction holds SQLite's
+// write lock from its start, so nothing else moves the revision in between.
+const nextRevisionIfRevoked = `CASE WHEN ?14 IS NULL THEN NULL
+	ELSE (SELECT value + 1 FROM revision WHERE id = 1) END`
 
 // certificateColumns are the columns scanCertificate reads, in its order.
 const certificateColumns = `serial_key, issuer, subject, common_name, key_hash,

@@ -29,6 +29,7 @@ type migration struct {
 var migrations = []migration{
 	{1, "certificates, CAs and CRL numbers", schemaV1},
 	{2, "revision, outbox, tokens, audit, reminders and leases", schemaV2},
+	{3, "revision of each revocation", schemaV3},
 }
 
 // schemaV1 is the first schema.
@@ -174,6 +175,23 @@ CREATE TABLE leases (
 	holder     TEXT    NOT NULL,
 	expires_us INTEGER NOT NULL
 );
+`
+
+// schemaV3 records on each revoked certificate the revision of the
+// transaction that revoked it (revoked_rev), so that a CRL cache can read only
+// the revocations made since the revision it last saw. Certificates revoked
+// before this migration get revision 0: a reader that starts from -1 reads
+// them, one that has seen any revision already has them.
+//
+// certificates_revoked_rev holds only revoked rows, per issuer in revision
+// order, with every column RevokedSince reads, so an incremental read is one
+// short range of that index.
+const schemaV3 = `
+ALTER TABLE certificates ADD COLUMN revoked_rev INTEGER;
+UPDATE certificates SET revoked_rev = 0 WHERE revoked_at IS NOT NULL;
+CREATE INDEX certificates_revoked_rev
+	ON certificates (issuer, revoked_rev, serial_key, not_after, revoked_at, reason)
+	WHERE revoked_at IS NOT NULL;
 `
 
 // latestVersion is the schema version this binary writes.

@@ -238,7 +238,7 @@ func TestMigrations(t *testing.T) {
 		versions = append(versions, v)
 	}
 	rows.Close()
-	if want := []int{1, 2}; !slices.Equal(versions, want) {
+	if want := []int{1, 2, 3}; !slices.Equal(versions, want) {
 		t.Errorf("applied migrations %v, want %v", versions, want)
 	}
 
@@ -301,7 +301,12 @@ func TestMigrateFromVersion1(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := db.Exec(insertCertificateSQL, args...); err != nil {
+	// The insert of version 1, before revoked_rev existed.
+	if _, err := db.Exec(`INSERT INTO certificates (
+		serial_key, serial, issuer, subject, common_name, key_hash,
+		not_before, not_after, der, source,
+		notify_issued, notify_expiry, created_at, revoked_at, reason
+	) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, args...); err != nil {
 		t.Fatal(err)
 	}
 	db.Close()
@@ -316,6 +321,24 @@ func TestMigrateFromVersion1(t *testing.T) {
 	}
 	if ok, err := s.AcquireLease(ctx, "crl", "a", time.Minute); err != nil || !ok {
 		t.Errorf("AcquireLease after migrating = %v, %v; want true, nil", ok, err)
+	}
+
+	// The revocation made before migration 3 is at revision 0: a reader
+	// starting from -1 sees it, one that has seen revision 0 does not.
+	for _, tc := range []struct {
+		after int64
+		want  []string
+	}{{-1, []string{"7@0"}}, {0, nil}} {
+		var got []string
+		upTo, err := s.RevokedSince(ctx, c.Issuer, tc.after,
+			func(e store.RevokedEntry, rev int64) error {
+				got = append(got, fmt.Sprintf("%s@%d", e.Serial, rev))
+				return nil
+			})
+		if err != nil || upTo != 0 || !slices.Equal(got, tc.want) {
+			t.Errorf("RevokedSince(%d) after migrating = %v, %d, %v; want %v, 0, nil",
+				tc.after, got, upTo, err, tc.want)
+		}
 	}
 }
 

@@ -19,6 +19,10 @@
 //   - Close is idempotent: a second Close returns nil; every other method
 //     returns store.ErrClosed after it.
 //
+// RevokedSince reports each revocation once to a reader that passes each
+// upTo back as the next afterRevision, with revisions in commit order, even
+// while other goroutines revoke.
+//
 // Beyond certificates it checks every store.Service method: events recorded if
 // and only if their change commits, Revision, tokens, the audit trail,
 // reminders and leases; and it runs notifytest.RunOutbox on the store's
@@ -67,6 +71,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"RevokeInvalid", testRevokeInvalid},
 		{"RevokeConcurrent", testRevokeConcurrent},
 		{"RevokedEntries", testRevokedEntries},
+		{"RevokedSince", testRevokedSince},
+		{"RevokedSinceConcurrent", testRevokedSinceConcurrent},
 		{"NextCRL", testNextCRL},
 		{"NextCRLInvalid", testNextCRLInvalid},
 		{"NextCRLConcurrent", testNextCRLConcurrent},
