@@ -25,9 +25,7 @@ func (s *Store) Certificate(ctx context.Context, serial *big.Int) (*store.Certif
 	if err != nil {
 		return nil, fmt.Errorf("store/sqlite: certificate: %w: %w", err, store.ErrNotFound)
 	}
-	row := s.read.QueryRowContext(ctx,
-		`SELECT `+certificateColumns+` FROM certificates WHERE serial_key = ?`, key)
-	c, err := scanCertificate(row)
+	c, err := scanCertificate(s.bySerial.QueryRowContext(ctx, key))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("store/sqlite: certificate %s: %w", serial, store.ErrNotFound)
 	}
@@ -46,8 +44,11 @@ func (s *Store) CertificatesByKey(ctx context.Context, keyHash [32]byte) (
 	}
 	defer s.gate.leave()
 
-	certs, err := s.query(ctx, `SELECT `+certificateColumns+` FROM certificates
-		WHERE key_hash = ? ORDER BY created_at, serial_key`, keyHash[:])
+	rows, err := s.byKey.QueryContext(ctx, keyHash[:])
+	if err != nil {
+		return nil, fmt.Errorf("store/sqlite: certificates by key %x: %w", keyHash, err)
+	}
+	certs, err := scanCertificates(rows)
 	if err != nil {
 		return nil, fmt.Errorf("store/sqlite: certificates by key %x: %w", keyHash, err)
 	}
@@ -135,6 +136,19 @@ func (s *Store) query(ctx context.Context, query string, args ...any) (
 	if err != nil {
 		return nil, err
 	}
+	return scanCertificates(rows)
+}
+
+// The lookups prepared once by Open.
+const (
+	certificateBySerialSQL = `SELECT ` + certificateColumns +
+		` FROM certificates WHERE serial_key = ?`
+	certificatesByKeySQL = `SELECT ` + certificateColumns +
+		` FROM certificates WHERE key_hash = ? ORDER BY created_at, serial_key`
+)
+
+// scanCertificates reads and closes rows.
+func scanCertificates(rows *sql.Rows) ([]*store.Certificate, error) {
 	defer rows.Close()
 
 	certs := []*store.Certificate{}

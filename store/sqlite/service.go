@@ -343,8 +343,7 @@ func (s *Store) TokenByHash(ctx context.Context, h [32]byte) (*store.Token, erro
 	}
 	defer s.gate.leave()
 
-	t, err := scanToken(s.read.QueryRowContext(ctx,
-		`SELECT `+tokenColumns+` FROM tokens WHERE hash = ?`, h[:]))
+	t, err := scanToken(s.tokenByHash.QueryRowContext(ctx, h[:]))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("store/sqlite: token: %w", store.ErrNotFound)
 	}
@@ -353,6 +352,9 @@ func (s *Store) TokenByHash(ctx context.Context, h [32]byte) (*store.Token, erro
 	}
 	return t, nil
 }
+
+// tokenByHashSQL is prepared once by Open: every API call runs it.
+const tokenByHashSQL = `SELECT ` + tokenColumns + ` FROM tokens WHERE hash = ?`
 
 // Tokens returns every token, oldest first.
 func (s *Store) Tokens(ctx context.Context) ([]*store.Token, error) {

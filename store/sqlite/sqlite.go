@@ -97,6 +97,9 @@ type Store struct {
 
 	// Prepared on the write connection for the group commit.
 	insert, outboxInsert, auditInsert *sql.Stmt
+	// Prepared for the lookups every issuance and API call makes; database/sql
+	// keeps one prepared copy per read connection, so SQLite parses each once.
+	bySerial, byKey, tokenByHash *sql.Stmt
 
 	queue   chan *insertRequest
 	stopped chan struct{} // closed when the writer goroutine has returned
@@ -166,12 +169,25 @@ func Open(path string) (*Store, error) {
 		return nil, fmt.Errorf("store/sqlite: opening %s for reading: %w", path, err)
 	}
 
+	var lookups [3]*sql.Stmt
+	for i, q := range []string{certificateBySerialSQL, certificatesByKeySQL, tokenByHashSQL} {
+		if lookups[i], err = read.PrepareContext(ctx, q); err != nil {
+			write.Close()
+			read.Close()
+			return nil, fmt.Errorf("store/sqlite: opening %s: preparing lookups: %w",
+				path, err)
+		}
+	}
+
 	s := &Store{
 		write:        write,
 		read:         read,
 		insert:       stmts[0],
 		outboxInsert: stmts[1],
 		auditInsert:  stmts[2],
+		bySerial:     lookups[0],
+		byKey:        lookups[1],
+		tokenByHash:  lookups[2],
 		queue:        make(chan *insertRequest, maxBatch),
 		stopped:      make(chan struct{}),
 	}
@@ -219,6 +235,7 @@ func (s *Store) Close() error {
 	close(s.queue)
 	<-s.stopped
 	return errors.Join(s.insert.Close(), s.outboxInsert.Close(), s.auditInsert.Close(),
+		s.bySerial.Close(), s.byKey.Close(), s.tokenByHash.Close(),
 		s.read.Close(), s.write.Close())
 }
 
