@@ -239,7 +239,7 @@ func (s *Server) refreshLoop(ctx context.Context, rev int64) {
 		select {
 		case <-ctx.Done():
 			if s.leader.Load() {
-				s.Store.ReleaseLease(context.Background(), crlLease, s.Replica)
+				s.Store.ReleaseLease(context.Background(), CRLLease, s.Replica)
 			}
 			return
 		case <-tick.C:
@@ -289,8 +289,9 @@ func (s *Server) refreshLoop(ctx context.Context, rev int64) {
 	}
 }
 
-// crlLease is the lease that makes one replica the CRL publisher.
-const crlLease = "crl-publication"
+// CRLLease is the lease that makes one replica the CRL publisher. Anything
+// else that publishes CRLs to a publisher the replicas share takes it too.
+const CRLLease = "crl-publication"
 
 func (s *Server) leaseTTL() time.Duration {
 	if s.LeaseTTL > 0 {
@@ -300,7 +301,7 @@ func (s *Server) leaseTTL() time.Duration {
 }
 
 func (s *Server) lease(ctx context.Context) (bool, error) {
-	return s.Store.AcquireLease(ctx, crlLease, s.Replica, s.leaseTTL())
+	return s.Store.AcquireLease(ctx, CRLLease, s.Replica, s.leaseTTL())
 }
 
 // PublishCRLs issues and publishes CRLs now (POST /v1/crl), with the same

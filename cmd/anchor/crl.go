@@ -5,13 +5,16 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"os"
 	"text/tabwriter"
+	"time"
 
 	"github.com/anchorpki/anchor/ca"
 	"github.com/anchorpki/anchor/config"
 	"github.com/anchorpki/anchor/publish"
 	"github.com/anchorpki/anchor/publish/dir"
 	"github.com/anchorpki/anchor/publish/s3"
+	"github.com/anchorpki/anchor/server"
 	"github.com/anchorpki/anchor/store"
 )
 
@@ -40,6 +43,13 @@ func runCRLPublish(ctx context.Context, a *app, args []string) error {
 		return err
 	}
 	defer in.Close()
+	if sharedPublisher(in) {
+		release, err := takeCRLLease(ctx, in)
+		if err != nil {
+			return err
+		}
+		defer release()
+	}
 	p, err := in.publication()
 	if err != nil {
 		return err
@@ -129,4 +139,40 @@ func printCRL(a *app, rl *x509.RevocationList) {
 			e.RevocationTime.UTC().Format(ca.TimeLayout), store.Reason(e.ReasonCode))
 	}
 	tw.Flush()
+}
+
+// sharedPublisher reports whether other homes may publish to the same place:
+// an S3 bucket or a publish.dir outside this home. Replicas order their CRLs
+// there by the CRL lease, not by this home's lock file.
+func sharedPublisher(in *instance) bool {
+	return in.cfg.Publish.Backend == "s3" || in.cfg.Publish.Dir != ""
+}
+
+// takeCRLLease waits up to 15 s for the CRL publication lease, which a running
+// replica renews for as long as it lives.
+func takeCRLLease(ctx context.Context, in *instance) (func(), error) {
+	host, _ := os.Hostname()
+	holder := fmt.Sprintf("cli-%s-%d", host, os.Getpid())
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		ok, err := in.store.AcquireLease(ctx, server.CRLLease, holder, time.Minute)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			return func() {
+				in.store.ReleaseLease(context.Background(), server.CRLLease, holder)
+			}, nil
+		}
+		if time.Now().After(deadline) {
+			return nil, errors.New("a running anchor serve holds the CRL publication lease " +
+				"for the shared publisher; it publishes within a second of every " +
+				"revocation, or ask it with POST /v1/crl")
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
 }
