@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/anchorpki/anchor/store"
+	"github.com/anchorpki/anchor/store/internal/stored"
 )
 
 // NextCRL reserves the next CRL number for issuer, 1 for its first CRL, and
@@ -18,17 +19,17 @@ import (
 // any replica waits, and then reads the record this one wrote as its prev.
 func (s *Store) NextCRL(ctx context.Context, issuer string, thisUpdate, nextUpdate time.Time) (
 	next, prev *store.CRLRecord, err error) {
-	if !s.gate.enter() {
+	if !s.gate.Enter() {
 		return nil, nil, store.ErrClosed
 	}
-	defer s.gate.leave()
+	defer s.gate.Leave()
 
 	switch {
 	case issuer == "":
 		return nil, nil, errors.New("store/postgres: next CRL: issuer is empty")
 	case thisUpdate.IsZero():
 		return nil, nil, fmt.Errorf("store/postgres: next CRL of %s: thisUpdate is zero", issuer)
-	case unix(nextUpdate) <= unix(thisUpdate):
+	case stored.Unix(nextUpdate) <= stored.Unix(thisUpdate):
 		return nil, nil, fmt.Errorf("store/postgres: next CRL of %s: nextUpdate %s is not "+
 			"after thisUpdate %s", issuer, nextUpdate.UTC().Format(time.RFC3339),
 			thisUpdate.UTC().Format(time.RFC3339))
@@ -46,7 +47,7 @@ func (s *Store) NextCRL(ctx context.Context, issuer string, thisUpdate, nextUpda
 		if !ok {
 			return fmt.Errorf("stored CRL number %q is not a decimal number", text)
 		}
-		key, err := numberKey("CRL number", number)
+		key, err := stored.NumberKey("CRL number", number)
 		if err != nil {
 			return err
 		}
@@ -59,15 +60,15 @@ func (s *Store) NextCRL(ctx context.Context, issuer string, thisUpdate, nextUpda
 			return err
 		}
 		_, err = tx.Exec(ctx, `INSERT INTO crls (issuer, number, this_update, next_update)
-			VALUES ($1, $2, $3, $4)`, issuer, key, unix(thisUpdate), unix(nextUpdate))
+			VALUES ($1, $2, $3, $4)`, issuer, key, stored.Unix(thisUpdate), stored.Unix(nextUpdate))
 		if err != nil {
 			return err
 		}
 		next = &store.CRLRecord{
 			Issuer:     issuer,
 			Number:     number,
-			ThisUpdate: fromUnix(unix(thisUpdate)),
-			NextUpdate: fromUnix(unix(nextUpdate)),
+			ThisUpdate: stored.FromUnix(stored.Unix(thisUpdate)),
+			NextUpdate: stored.FromUnix(stored.Unix(nextUpdate)),
 		}
 		return nil
 	})
@@ -80,10 +81,10 @@ func (s *Store) NextCRL(ctx context.Context, issuer string, thisUpdate, nextUpda
 // LastCRL returns the record of the last CRL reserved for issuer, or an error
 // wrapping store.ErrNotFound if it has none.
 func (s *Store) LastCRL(ctx context.Context, issuer string) (*store.CRLRecord, error) {
-	if !s.gate.enter() {
+	if !s.gate.Enter() {
 		return nil, store.ErrClosed
 	}
-	defer s.gate.leave()
+	defer s.gate.Leave()
 
 	r, err := lastCRL(ctx, s.pool, issuer)
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -119,18 +120,18 @@ func lastCRL(ctx context.Context, q querier, issuer string) (*store.CRLRecord, e
 	return &store.CRLRecord{
 		Issuer:     issuer,
 		Number:     number,
-		ThisUpdate: fromUnix(thisUpdate),
-		NextUpdate: fromUnix(nextUpdate),
+		ThisUpdate: stored.FromUnix(thisUpdate),
+		NextUpdate: stored.FromUnix(nextUpdate),
 	}, nil
 }
 
 // PutCA records ca unless a CA with its slug exists, and returns the stored
 // record either way. A zero CreatedAt is recorded as now.
 func (s *Store) PutCA(ctx context.Context, ca *store.CA) (*store.CA, error) {
-	if !s.gate.enter() {
+	if !s.gate.Enter() {
 		return nil, store.ErrClosed
 	}
-	defer s.gate.leave()
+	defer s.gate.Leave()
 
 	if err := ca.Check(); err != nil {
 		return nil, err
@@ -139,31 +140,32 @@ func (s *Store) PutCA(ctx context.Context, ca *store.CA) (*store.CA, error) {
 	if created.IsZero() {
 		created = time.Now()
 	}
-	var stored *store.CA
+	var got *store.CA
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		_, err := tx.Exec(ctx, `INSERT INTO cas
 			(slug, role, parent, serial, key_ref, der, created_at)
 			VALUES ($1, $2, $3, $4, $5, $6, $7)
 			ON CONFLICT (slug) DO NOTHING`,
-			ca.Slug, ca.Role, ca.Parent, ca.Serial.String(), ca.KeyRef, ca.DER, unix(created))
+			ca.Slug, ca.Role, ca.Parent, ca.Serial.String(), ca.KeyRef, ca.DER,
+			stored.Unix(created))
 		if err != nil {
 			return err
 		}
-		stored, err = readCA(ctx, tx, ca.Slug)
+		got, err = readCA(ctx, tx, ca.Slug)
 		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("store/postgres: recording CA %s: %w", ca.Slug, err)
 	}
-	return stored, nil
+	return got, nil
 }
 
 // CA returns the CA with this slug, or an error wrapping store.ErrNotFound.
 func (s *Store) CA(ctx context.Context, slug string) (*store.CA, error) {
-	if !s.gate.enter() {
+	if !s.gate.Enter() {
 		return nil, store.ErrClosed
 	}
-	defer s.gate.leave()
+	defer s.gate.Leave()
 
 	ca, err := readCA(ctx, s.pool, slug)
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -192,6 +194,6 @@ func readCA(ctx context.Context, q querier, slug string) (*store.CA, error) {
 	if ca.Serial, ok = new(big.Int).SetString(serial, 10); !ok {
 		return nil, fmt.Errorf("CA %q: stored serial %q is not a decimal number", slug, serial)
 	}
-	ca.CreatedAt = fromUnix(createdAt)
+	ca.CreatedAt = stored.FromUnix(createdAt)
 	return &ca, nil
 }

@@ -12,31 +12,8 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/anchorpki/anchor/store"
+	"github.com/anchorpki/anchor/store/internal/stored"
 )
-
-// unix is how a time is stored: whole Unix seconds, rounded towards the past.
-func unix(t time.Time) int64 { return t.Unix() }
-
-// unixCeil is the smallest whole second at or after t, for comparing stored
-// seconds with a caller's time exactly (see store/sqlite).
-func unixCeil(t time.Time) int64 {
-	s := t.Unix()
-	if t.Nanosecond() > 0 {
-		s++
-	}
-	return s
-}
-
-// fromUnix turns stored seconds back into a time in UTC.
-func fromUnix(s int64) time.Time { return time.Unix(s, 0).UTC() }
-
-// numberKey returns store.SerialKey(n), or the error of store.CheckNumber.
-func numberKey(what string, n *big.Int) (string, error) {
-	if err := store.CheckNumber(what, n); err != nil {
-		return "", err
-	}
-	return store.SerialKey(n), nil
-}
 
 // insertCertificateSQL records one certificate; a duplicate serial affects no
 // row rather than failing, so that it fails only its own caller.
@@ -59,13 +36,13 @@ func certificateArgs(c *store.Certificate, now time.Time) ([]any, error) {
 	}
 	var revokedAt, reason *int64 // NULL unless revoked
 	if c.RevokedAt != nil {
-		at, r := unix(*c.RevokedAt), int64(c.Reason)
+		at, r := stored.Unix(*c.RevokedAt), int64(c.Reason)
 		revokedAt, reason = &at, &r
 	}
 	return []any{
 		store.SerialKey(c.Serial), c.Serial.String(), c.Issuer, c.Subject, c.CommonName,
-		c.KeyHash[:], unix(c.NotBefore), unix(c.NotAfter), c.DER, string(c.Source),
-		c.NotifyIssued, c.NotifyExpiry, unix(created), revokedAt, reason,
+		c.KeyHash[:], stored.Unix(c.NotBefore), stored.Unix(c.NotAfter), c.DER, string(c.Source),
+		c.NotifyIssued, c.NotifyExpiry, stored.Unix(created), revokedAt, reason,
 	}, nil
 }
 
@@ -97,11 +74,11 @@ func scanCertificate(row pgx.Row) (*store.Certificate, error) {
 			c.Serial, len(keyHash), len(c.KeyHash))
 	}
 	copy(c.KeyHash[:], keyHash)
-	c.NotBefore, c.NotAfter = fromUnix(notBefore), fromUnix(notAfter)
+	c.NotBefore, c.NotAfter = stored.FromUnix(notBefore), stored.FromUnix(notAfter)
 	c.Source = store.Source(source)
-	c.CreatedAt = fromUnix(createdAt)
+	c.CreatedAt = stored.FromUnix(createdAt)
 	if revokedAt != nil && reason != nil {
-		at := fromUnix(*revokedAt)
+		at := stored.FromUnix(*revokedAt)
 		c.RevokedAt = &at
 		c.Reason = store.Reason(*reason)
 	}
@@ -111,12 +88,12 @@ func scanCertificate(row pgx.Row) (*store.Certificate, error) {
 // Certificate returns the certificate with this serial, or an error wrapping
 // store.ErrNotFound.
 func (s *Store) Certificate(ctx context.Context, serial *big.Int) (*store.Certificate, error) {
-	if !s.gate.enter() {
+	if !s.gate.Enter() {
 		return nil, store.ErrClosed
 	}
-	defer s.gate.leave()
+	defer s.gate.Leave()
 
-	key, err := numberKey("serial", serial)
+	key, err := stored.NumberKey("serial", serial)
 	if err != nil {
 		return nil, fmt.Errorf("store/postgres: certificate: %w: %w", err, store.ErrNotFound)
 	}
@@ -135,10 +112,10 @@ func (s *Store) Certificate(ctx context.Context, serial *big.Int) (*store.Certif
 // to keyHash, oldest first: by CreatedAt, then by serial.
 func (s *Store) CertificatesByKey(ctx context.Context, keyHash [32]byte) (
 	[]*store.Certificate, error) {
-	if !s.gate.enter() {
+	if !s.gate.Enter() {
 		return nil, store.ErrClosed
 	}
-	defer s.gate.leave()
+	defer s.gate.Leave()
 
 	certs, err := s.query(ctx, `SELECT `+certificateColumns+` FROM certificates
 		WHERE key_hash = $1 ORDER BY created_at, serial_key`, keyHash[:])
@@ -151,10 +128,10 @@ func (s *Store) CertificatesByKey(ctx context.Context, keyHash [32]byte) (
 // List returns the certificates matching f in serial order. A certificate is
 // valid through its notAfter second (RFC 5280 section 4.1.2.5).
 func (s *Store) List(ctx context.Context, f store.Filter) ([]*store.Certificate, error) {
-	if !s.gate.enter() {
+	if !s.gate.Enter() {
 		return nil, store.ErrClosed
 	}
-	defer s.gate.leave()
+	defer s.gate.Leave()
 
 	query, args, err := listQuery(f, time.Now())
 	if err != nil {
@@ -197,9 +174,9 @@ func listQuery(f store.Filter, now time.Time) (string, []any, error) {
 	switch f.Status {
 	case store.StatusAny:
 	case store.StatusValid:
-		add("revoked_at IS NULL AND not_after >= $?", unixCeil(now))
+		add("revoked_at IS NULL AND not_after >= $?", stored.UnixCeil(now))
 	case store.StatusExpired:
-		add("revoked_at IS NULL AND not_after < $?", unixCeil(now))
+		add("revoked_at IS NULL AND not_after < $?", stored.UnixCeil(now))
 	case store.StatusRevoked:
 		add("revoked_at IS NOT NULL")
 	default:
@@ -207,7 +184,7 @@ func listQuery(f store.Filter, now time.Time) (string, []any, error) {
 			"valid, revoked, expired", f.Status)
 	}
 	if !f.ExpiringBefore.IsZero() {
-		add("not_after < $?", unixCeil(f.ExpiringBefore))
+		add("not_after < $?", stored.UnixCeil(f.ExpiringBefore))
 	}
 	if f.After != "" {
 		add("serial_key > $?", f.After)
@@ -254,12 +231,12 @@ func (s *Store) query(ctx context.Context, query string, args ...any) (
 func (s *Store) Revoke(ctx context.Context, serial *big.Int, at time.Time,
 	reason store.Reason, events ...store.Outgoing) (
 	c *store.Certificate, changed bool, err error) {
-	if !s.gate.enter() {
+	if !s.gate.Enter() {
 		return nil, false, store.ErrClosed
 	}
-	defer s.gate.leave()
+	defer s.gate.Leave()
 
-	key, err := numberKey("serial", serial)
+	key, err := stored.NumberKey("serial", serial)
 	if err != nil {
 		return nil, false, fmt.Errorf("store/postgres: revoking: %w: %w", err, store.ErrNotFound)
 	}
@@ -277,7 +254,7 @@ func (s *Store) Revoke(ctx context.Context, serial *big.Int, at time.Time,
 
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `UPDATE certificates SET revoked_at = $1, reason = $2
-			WHERE serial_key = $3 AND revoked_at IS NULL`, unix(at), int64(reason), key)
+			WHERE serial_key = $3 AND revoked_at IS NULL`, stored.Unix(at), int64(reason), key)
 		if err != nil {
 			return err
 		}
@@ -309,15 +286,15 @@ func (s *Store) Revoke(ctx context.Context, serial *big.Int, at time.Time,
 // error from fn stops the walk and is returned as it is.
 func (s *Store) RevokedEntries(ctx context.Context, issuer string, notAfterFrom time.Time,
 	fn func(store.RevokedEntry) error) error {
-	if !s.gate.enter() {
+	if !s.gate.Enter() {
 		return store.ErrClosed
 	}
-	defer s.gate.leave()
+	defer s.gate.Leave()
 
 	rows, err := s.pool.Query(ctx, `SELECT serial_key, revoked_at, reason, not_after
 		FROM certificates
 		WHERE issuer = $1 AND revoked_at IS NOT NULL AND not_after >= $2
-		ORDER BY serial_key`, issuer, unixCeil(notAfterFrom))
+		ORDER BY serial_key`, issuer, stored.UnixCeil(notAfterFrom))
 	if err != nil {
 		return fmt.Errorf("store/postgres: revoked certificates of %s: %w", issuer, err)
 	}
@@ -337,9 +314,9 @@ func (s *Store) RevokedEntries(ctx context.Context, issuer string, notAfterFrom 
 		}
 		err = fn(store.RevokedEntry{
 			Serial:    serial,
-			RevokedAt: fromUnix(revokedAt),
+			RevokedAt: stored.FromUnix(revokedAt),
 			Reason:    store.Reason(reason),
-			NotAfter:  fromUnix(notAfter),
+			NotAfter:  stored.FromUnix(notAfter),
 		})
 		if err != nil {
 			return err
@@ -359,10 +336,10 @@ func (s *Store) RevokedEntries(ctx context.Context, issuer string, notAfterFrom 
 // the snapshot and every later one gets a higher revision.
 func (s *Store) RevokedSince(ctx context.Context, issuer string, afterRevision int64,
 	fn func(store.RevokedEntry, int64) error) (int64, error) {
-	if !s.gate.enter() {
+	if !s.gate.Enter() {
 		return 0, store.ErrClosed
 	}
-	defer s.gate.leave()
+	defer s.gate.Leave()
 
 	var upTo int64
 	var fnErr error
@@ -397,9 +374,9 @@ func (s *Store) RevokedSince(ctx context.Context, issuer string, afterRevision i
 			}
 			fnErr = fn(store.RevokedEntry{
 				Serial:    serial,
-				RevokedAt: fromUnix(revokedAt),
+				RevokedAt: stored.FromUnix(revokedAt),
 				Reason:    store.Reason(reason),
-				NotAfter:  fromUnix(notAfter),
+				NotAfter:  stored.FromUnix(notAfter),
 			}, rev)
 			if fnErr != nil {
 				return fnErr

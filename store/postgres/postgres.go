@@ -41,12 +41,12 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
-	"sync"
 	"sync/atomic"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/anchorpki/anchor/store"
+	"github.com/anchorpki/anchor/store/internal/groupcommit"
 )
 
 // maxBatch caps how many certificates one group commit carries.
@@ -62,11 +62,9 @@ const writers = 4
 type Store struct {
 	pool *pgxpool.Pool
 
-	queue   chan *insertRequest
-	wg      sync.WaitGroup // the writer goroutines
-	gate    gate
-	commits atomic.Uint64
-	added   atomic.Uint64
+	gate  groupcommit.Gate // every call enters; Close shuts it
+	group *groupcommit.Queue[*insertRequest]
+	added atomic.Uint64 // certificates recorded since Open
 }
 
 var _ store.Store = (*Store)(nil)
@@ -91,11 +89,8 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 		return nil, fmt.Errorf("store/postgres: %w", err)
 	}
 
-	s := &Store{pool: pool, queue: make(chan *insertRequest, maxBatch)}
-	for range writers {
-		s.wg.Add(1)
-		go s.writer()
-	}
+	s := &Store{pool: pool}
+	s.group = groupcommit.Start(&s.gate, writers, maxBatch, s.insertAll)
 	return s, nil
 }
 
@@ -103,11 +98,9 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 // and closes the pool. Calls made after Close return store.ErrClosed; Close
 // itself may be called again and then returns nil.
 func (s *Store) Close() error {
-	if !s.gate.close() {
+	if !s.group.Close() {
 		return nil
 	}
-	close(s.queue)
-	s.wg.Wait()
 	s.pool.Close()
 	return nil
 }
@@ -121,50 +114,5 @@ type Stats struct {
 // Stats returns the group-commit counters. Certificates divided by Commits is
 // the mean group size.
 func (s *Store) Stats() Stats {
-	return Stats{Commits: s.commits.Load(), Certificates: s.added.Load()}
-}
-
-// gate admits calls until it is closed, and lets close wait until the calls
-// admitted before have left. enter never blocks, so a call made from inside a
-// RevokedEntries callback cannot deadlock with Close.
-type gate struct {
-	mu     sync.Mutex
-	idle   *sync.Cond
-	closed bool
-	active int
-}
-
-func (g *gate) enter() bool {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if g.closed {
-		return false
-	}
-	g.active++
-	return true
-}
-
-func (g *gate) leave() {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	g.active--
-	if g.active == 0 && g.idle != nil {
-		g.idle.Broadcast()
-	}
-}
-
-// close shuts the gate and waits for the admitted calls to leave. It reports
-// false if the gate was already closed.
-func (g *gate) close() bool {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if g.closed {
-		return false
-	}
-	g.closed = true
-	g.idle = sync.NewCond(&g.mu)
-	for g.active > 0 {
-		g.idle.Wait()
-	}
-	return true
+	return Stats{Commits: s.group.Stats().Commits, Certificates: s.added.Load()}
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/anchorpki/anchor/notify"
 	"github.com/anchorpki/anchor/store"
+	"github.com/anchorpki/anchor/store/internal/stored"
 )
 
 // bumpRevisionSQL grows the revision and stamps the new value on the
@@ -28,10 +29,10 @@ UPDATE certificates SET revoked_rev = r.value FROM r WHERE serial_key = ANY($1)`
 // Revision returns the number of revoking transactions so far: one
 // primary-key read.
 func (s *Store) Revision(ctx context.Context) (int64, error) {
-	if !s.gate.enter() {
+	if !s.gate.Enter() {
 		return 0, store.ErrClosed
 	}
-	defer s.gate.leave()
+	defer s.gate.Leave()
 
 	var rev int64
 	err := s.pool.QueryRow(ctx, `SELECT value FROM revision WHERE id = 1`).Scan(&rev)
@@ -40,21 +41,6 @@ func (s *Store) Revision(ctx context.Context) (int64, error) {
 	}
 	return rev, nil
 }
-
-// micros is how outbox and audit times are stored: Unix microseconds.
-func micros(t time.Time) int64 { return t.UnixMicro() }
-
-// microsCeil is the smallest whole microsecond at or after t.
-func microsCeil(t time.Time) int64 {
-	us := t.UnixMicro()
-	if t.Nanosecond()%1000 != 0 {
-		us++
-	}
-	return us
-}
-
-// fromMicros turns stored microseconds back into a time in UTC.
-func fromMicros(us int64) time.Time { return time.UnixMicro(us).UTC() }
 
 // insertOutboxSQL records one delivery, due when its event happened; a second
 // insert of the same event for the same notifier changes nothing.
@@ -70,8 +56,8 @@ func queueEvents(b *pgx.Batch, events []store.Outgoing, now time.Time) int {
 	for _, o := range events {
 		e := o.Event
 		for _, name := range o.Notifiers {
-			b.Queue(insertOutboxSQL, e.ID, name, e.Subject, micros(e.At), string(e.Body),
-				micros(e.At), micros(now))
+			b.Queue(insertOutboxSQL, e.ID, name, e.Subject, stored.Micros(e.At), string(e.Body),
+				stored.Micros(e.At), stored.Micros(now))
 			n++
 		}
 	}
@@ -80,10 +66,10 @@ func queueEvents(b *pgx.Batch, events []store.Outgoing, now time.Time) int {
 
 // Add implements notify.Outbox: it records one delivery of e per notifier.
 func (s *Store) Add(ctx context.Context, e notify.Event, notifiers ...string) error {
-	if !s.gate.enter() {
+	if !s.gate.Enter() {
 		return store.ErrClosed
 	}
-	defer s.gate.leave()
+	defer s.gate.Leave()
 
 	events := []store.Outgoing{{Event: e, Notifiers: notifiers}}
 	if err := store.CheckEvents(events); err != nil {
@@ -108,10 +94,10 @@ func (s *Store) Add(ctx context.Context, e notify.Event, notifiers ...string) er
 // due once it commits.
 func (s *Store) Claim(ctx context.Context, now time.Time, limit int,
 	lease time.Duration) ([]notify.Delivery, error) {
-	if !s.gate.enter() {
+	if !s.gate.Enter() {
 		return nil, store.ErrClosed
 	}
-	defer s.gate.leave()
+	defer s.gate.Leave()
 
 	switch {
 	case limit <= 0:
@@ -127,7 +113,7 @@ func (s *Store) Claim(ctx context.Context, now time.Time, limit int,
 		UPDATE outbox o SET due_us = $3 FROM picked WHERE o.id = picked.id
 		RETURNING o.id, picked.due_us, o.event_id, o.notifier, o.subject, o.at_us, o.body,
 			o.attempts, o.last_error`,
-		micros(now), limit, micros(now.Add(lease)))
+		stored.Micros(now), limit, stored.Micros(now.Add(lease)))
 	if err != nil {
 		return nil, fmt.Errorf("store/postgres: claiming deliveries: %w", err)
 	}
@@ -150,7 +136,7 @@ func (s *Store) Claim(ctx context.Context, now time.Time, limit int,
 			return nil, fmt.Errorf("store/postgres: claiming deliveries: %w", err)
 		}
 		c.d.ID = strconv.FormatInt(c.id, 10)
-		c.d.Event.At = fromMicros(atUS)
+		c.d.Event.At = stored.FromMicros(atUS)
 		c.d.Event.Body = json.RawMessage(body)
 		cs = append(cs, c)
 	}
@@ -184,30 +170,31 @@ func cmpInt(a, b int64) int {
 
 // Done implements notify.Outbox.
 func (s *Store) Done(ctx context.Context, id string) error {
-	return s.settle(ctx, "done", id, `state = 'done', finished_us = $1`, micros(time.Now()))
+	return s.settle(ctx, "done", id, `state = 'done', finished_us = $1`,
+		stored.Micros(time.Now()))
 }
 
 // Retry implements notify.Outbox.
 func (s *Store) Retry(ctx context.Context, id string, next time.Time, lastErr string) error {
 	return s.settle(ctx, "retry", id,
-		`attempts = attempts + 1, last_error = $1, due_us = $2`, lastErr, micros(next))
+		`attempts = attempts + 1, last_error = $1, due_us = $2`, lastErr, stored.Micros(next))
 }
 
 // GiveUp implements notify.Outbox.
 func (s *Store) GiveUp(ctx context.Context, id string, lastErr string) error {
 	return s.settle(ctx, "give up", id,
 		`state = 'given_up', attempts = attempts + 1, last_error = $1, finished_us = $2`,
-		lastErr, micros(time.Now()))
+		lastErr, stored.Micros(time.Now()))
 }
 
 // settle applies set, whose parameters are args, to the pending delivery id.
 // A delivery already done or given up is left alone without an error; an id
 // never handed out is notify.ErrUnknownDelivery.
 func (s *Store) settle(ctx context.Context, op, id, set string, args ...any) error {
-	if !s.gate.enter() {
+	if !s.gate.Enter() {
 		return store.ErrClosed
 	}
-	defer s.gate.leave()
+	defer s.gate.Leave()
 
 	n, err := strconv.ParseInt(id, 10, 64)
 	if err != nil {
@@ -235,10 +222,10 @@ const tokenColumns = `id, name, role, hash, allow_cn, allow_san, max_lifetime_da
 
 // CreateToken records t; see store.Service.
 func (s *Store) CreateToken(ctx context.Context, t *store.Token) error {
-	if !s.gate.enter() {
+	if !s.gate.Enter() {
 		return store.ErrClosed
 	}
-	defer s.gate.leave()
+	defer s.gate.Leave()
 
 	if err := t.Check(); err != nil {
 		return err
@@ -249,7 +236,7 @@ func (s *Store) CreateToken(ctx context.Context, t *store.Token) error {
 	}
 	var revoked *int64
 	if t.RevokedAt != nil {
-		at := unix(*t.RevokedAt)
+		at := stored.Unix(*t.RevokedAt)
 		revoked = &at
 	}
 	nonNil := func(p []string) []string {
@@ -261,7 +248,7 @@ func (s *Store) CreateToken(ctx context.Context, t *store.Token) error {
 	tag, err := s.pool.Exec(ctx, `INSERT INTO tokens (`+tokenColumns+`)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING`,
 		t.ID, t.Name, string(t.Role), t.Hash[:], nonNil(t.AllowCN), nonNil(t.AllowSAN),
-		t.MaxLifetimeDays, unix(created), revoked)
+		t.MaxLifetimeDays, stored.Unix(created), revoked)
 	if err != nil {
 		return fmt.Errorf("store/postgres: creating token %q: %w", t.Name, err)
 	}
@@ -294,9 +281,9 @@ func scanToken(row pgx.Row) (*store.Token, error) {
 	copy(t.Hash[:], hash)
 	t.Role = store.Role(role)
 	t.MaxLifetimeDays = int(lifetime)
-	t.CreatedAt = fromUnix(created)
+	t.CreatedAt = stored.FromUnix(created)
 	if revoked != nil {
-		at := fromUnix(*revoked)
+		at := stored.FromUnix(*revoked)
 		t.RevokedAt = &at
 	}
 	return &t, nil
@@ -305,10 +292,10 @@ func scanToken(row pgx.Row) (*store.Token, error) {
 // TokenByHash returns the token whose secret hashes to h, revoked or not, or
 // an error wrapping store.ErrNotFound.
 func (s *Store) TokenByHash(ctx context.Context, h [32]byte) (*store.Token, error) {
-	if !s.gate.enter() {
+	if !s.gate.Enter() {
 		return nil, store.ErrClosed
 	}
-	defer s.gate.leave()
+	defer s.gate.Leave()
 
 	t, err := scanToken(s.pool.QueryRow(ctx,
 		`SELECT `+tokenColumns+` FROM tokens WHERE hash = $1`, h[:]))
@@ -323,10 +310,10 @@ func (s *Store) TokenByHash(ctx context.Context, h [32]byte) (*store.Token, erro
 
 // Tokens returns every token, oldest first.
 func (s *Store) Tokens(ctx context.Context) ([]*store.Token, error) {
-	if !s.gate.enter() {
+	if !s.gate.Enter() {
 		return nil, store.ErrClosed
 	}
-	defer s.gate.leave()
+	defer s.gate.Leave()
 
 	rows, err := s.pool.Query(ctx,
 		`SELECT `+tokenColumns+` FROM tokens ORDER BY created_at, id`)
@@ -351,10 +338,10 @@ func (s *Store) Tokens(ctx context.Context) ([]*store.Token, error) {
 // RevokeToken revokes the token with this ID, or else the unrevoked token with
 // this name, at the second of at.
 func (s *Store) RevokeToken(ctx context.Context, idOrName string, at time.Time) error {
-	if !s.gate.enter() {
+	if !s.gate.Enter() {
 		return store.ErrClosed
 	}
-	defer s.gate.leave()
+	defer s.gate.Leave()
 
 	if at.IsZero() {
 		return fmt.Errorf("store/postgres: revoking token %q: revocation time is zero",
@@ -365,7 +352,7 @@ func (s *Store) RevokeToken(ctx context.Context, idOrName string, at time.Time) 
 		err := s.pool.QueryRow(ctx, `WITH u AS (UPDATE tokens SET revoked_at = $1
 				WHERE `+col+` = $2 AND revoked_at IS NULL RETURNING 1)
 			SELECT EXISTS (SELECT 1 FROM tokens WHERE `+col+` = $2), EXISTS (SELECT 1 FROM u)`,
-			unix(at), idOrName).Scan(&exists, &changed)
+			stored.Unix(at), idOrName).Scan(&exists, &changed)
 		if err != nil {
 			return fmt.Errorf("store/postgres: revoking token %q: %w", idOrName, err)
 		}
@@ -395,32 +382,32 @@ func (s *Store) AppendAudit(ctx context.Context, recs ...store.AuditRecord) erro
 		if at.IsZero() {
 			at = now
 		}
-		rows[i] = []any{micros(at), r.Actor, r.Action, r.Serial, r.RequestID, r.Detail}
+		rows[i] = []any{stored.Micros(at), r.Actor, r.Action, r.Serial, r.RequestID, r.Detail}
 	}
 	if len(rows) == 0 {
-		if !s.gate.enter() {
+		if !s.gate.Enter() {
 			return store.ErrClosed
 		}
-		s.gate.leave()
+		s.gate.Leave()
 		return nil
 	}
-	return s.submit(ctx, &insertRequest{ctx: ctx, audit: rows, done: make(chan error, 1)})
+	return s.group.Submit(ctx, &insertRequest{audit: rows})
 }
 
 // Audit returns up to limit records (0: all) at or after since, oldest first.
 func (s *Store) Audit(ctx context.Context, since time.Time, limit int) (
 	[]store.AuditRecord, error) {
-	if !s.gate.enter() {
+	if !s.gate.Enter() {
 		return nil, store.ErrClosed
 	}
-	defer s.gate.leave()
+	defer s.gate.Leave()
 
 	if limit < 0 {
 		return nil, fmt.Errorf("store/postgres: audit limit %d is negative", limit)
 	}
 	query := `SELECT at_us, actor, action, serial, request_id, detail FROM audit
 		WHERE at_us >= $1 ORDER BY at_us, seq`
-	args := []any{microsCeil(since)}
+	args := []any{stored.MicrosCeil(since)}
 	if limit > 0 {
 		query += ` LIMIT $2`
 		args = append(args, limit)
@@ -440,7 +427,7 @@ func (s *Store) Audit(ctx context.Context, since time.Time, limit int) (
 			&r.Detail); err != nil {
 			return nil, fmt.Errorf("store/postgres: reading audit: %w", err)
 		}
-		r.At = fromMicros(at)
+		r.At = stored.FromMicros(at)
 		recs = append(recs, r)
 	}
 	if err := rows.Err(); err != nil {
@@ -454,18 +441,18 @@ func (s *Store) Audit(ctx context.Context, since time.Time, limit int) (
 // A zero notAfterTo leaves the range open above.
 func (s *Store) LastReminders(ctx context.Context, notAfterFrom, notAfterTo time.Time) (
 	map[string]time.Time, error) {
-	if !s.gate.enter() {
+	if !s.gate.Enter() {
 		return nil, store.ErrClosed
 	}
-	defer s.gate.leave()
+	defer s.gate.Leave()
 
 	query := `SELECT c.serial, MAX(r.day) FROM reminders r
 		JOIN certificates c ON c.serial_key = r.serial_key
 		WHERE c.not_after >= $1`
-	args := []any{unixCeil(notAfterFrom)}
+	args := []any{stored.UnixCeil(notAfterFrom)}
 	if !notAfterTo.IsZero() {
 		query += ` AND c.not_after < $2`
-		args = append(args, unixCeil(notAfterTo))
+		args = append(args, stored.UnixCeil(notAfterTo))
 	}
 	query += ` GROUP BY c.serial_key, c.serial`
 	rows, err := s.pool.Query(ctx, query, args...)
@@ -482,7 +469,7 @@ func (s *Store) LastReminders(ctx context.Context, notAfterFrom, notAfterTo time
 		if err := rows.Scan(&serial, &day); err != nil {
 			return nil, fmt.Errorf("store/postgres: reading reminders: %w", err)
 		}
-		last[serial] = fromUnix(day)
+		last[serial] = stored.FromUnix(day)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("store/postgres: reading reminders: %w", err)
@@ -490,20 +477,14 @@ func (s *Store) LastReminders(ctx context.Context, notAfterFrom, notAfterTo time
 	return last, nil
 }
 
-// utcDay is the midnight, UTC, that starts t's UTC date.
-func utcDay(t time.Time) time.Time {
-	y, m, d := t.UTC().Date()
-	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
-}
-
 // RecordReminder notes r and records events in one transaction, unless a
 // reminder for the same serial and UTC day exists.
 func (s *Store) RecordReminder(ctx context.Context, r store.Reminded,
 	events ...store.Outgoing) (bool, error) {
-	if !s.gate.enter() {
+	if !s.gate.Enter() {
 		return false, store.ErrClosed
 	}
-	defer s.gate.leave()
+	defer s.gate.Leave()
 
 	if err := r.Check(); err != nil {
 		return false, err
@@ -516,7 +497,7 @@ func (s *Store) RecordReminder(ctx context.Context, r store.Reminded,
 	var recorded bool
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `INSERT INTO reminders (serial_key, day) VALUES ($1, $2)
-			ON CONFLICT DO NOTHING`, store.SerialKey(serial), unix(utcDay(r.Day)))
+			ON CONFLICT DO NOTHING`, store.SerialKey(serial), stored.Unix(stored.UTCDay(r.Day)))
 		if err != nil {
 			return err
 		}
@@ -539,10 +520,10 @@ func (s *Store) RecordReminder(ctx context.Context, r store.Reminded,
 // one upsert compared with the database server's clock.
 func (s *Store) AcquireLease(ctx context.Context, name, holder string,
 	ttl time.Duration) (bool, error) {
-	if !s.gate.enter() {
+	if !s.gate.Enter() {
 		return false, store.ErrClosed
 	}
-	defer s.gate.leave()
+	defer s.gate.Leave()
 
 	if err := store.CheckLease(name, holder, ttl); err != nil {
 		return false, err
@@ -561,10 +542,10 @@ func (s *Store) AcquireLease(ctx context.Context, name, holder string,
 
 // ReleaseLease deletes the lease if holder has it.
 func (s *Store) ReleaseLease(ctx context.Context, name, holder string) error {
-	if !s.gate.enter() {
+	if !s.gate.Enter() {
 		return store.ErrClosed
 	}
-	defer s.gate.leave()
+	defer s.gate.Leave()
 
 	_, err := s.pool.Exec(ctx, `DELETE FROM leases WHERE name = $1 AND holder = $2`,
 		name, holder)

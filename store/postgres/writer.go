@@ -3,7 +3,6 @@ package postgres
 import (
 	"context"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -11,16 +10,13 @@ import (
 	"github.com/anchorpki/anchor/store"
 )
 
-// insertRequest is one call waiting for a writer: an InsertCertificate, with
-// the events to record if its certificate is, or an AppendAudit.
+// insertRequest is what one call hands the group commit: an InsertCertificate,
+// with the events to record if its certificate is, or an AppendAudit.
 type insertRequest struct {
-	ctx     context.Context
 	args    []any // from certificateArgs; nil for an AppendAudit
 	revoked bool  // the certificate is recorded already revoked
 	events  []store.Outgoing
-	audit   [][]any    // from auditArgs
-	err     error      // the outcome, set by insertAll
-	done    chan error // buffered, so the writer never waits for the caller
+	audit   [][]any // from auditArgs
 }
 
 // InsertCertificate records c, and events in the outbox, and returns once
@@ -34,106 +30,25 @@ func (s *Store) InsertCertificate(ctx context.Context, c *store.Certificate,
 		err = store.CheckEvents(events)
 	}
 	if err != nil {
-		if !s.gate.enter() {
+		if !s.gate.Enter() {
 			return store.ErrClosed
 		}
-		s.gate.leave()
+		s.gate.Leave()
 		return err
 	}
-	return s.submit(ctx, &insertRequest{
-		ctx: ctx, args: args, revoked: c.RevokedAt != nil, events: events,
-		done: make(chan error, 1),
+	return s.group.Submit(ctx, &insertRequest{
+		args: args, revoked: c.RevokedAt != nil, events: events,
 	})
 }
 
-// submit hands req to the writers and waits for its answer.
-func (s *Store) submit(ctx context.Context, req *insertRequest) error {
-	if !s.gate.enter() {
-		return store.ErrClosed
-	}
-	if err := ctx.Err(); err != nil {
-		s.gate.leave()
-		return err
-	}
-	select {
-	case s.queue <- req:
-		s.gate.leave()
-	case <-ctx.Done():
-		s.gate.leave()
-		return ctx.Err()
-	}
-
-	select {
-	case err := <-req.done:
-		return err
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
-// writer takes one request, then every other request already queued (up to
-// maxBatch), commits them in one transaction and answers each. It returns
-// when the queue is closed and empty, so Close drains it.
-func (s *Store) writer() {
-	defer s.wg.Done()
-	batch := make([]*insertRequest, 0, maxBatch)
-	for first := range s.queue {
-		batch = append(batch[:0], first)
-	fill:
-		for len(batch) < maxBatch {
-			select {
-			case r, ok := <-s.queue:
-				if !ok {
-					break fill
-				}
-				batch = append(batch, r)
-			default:
-				break fill
-			}
-		}
-		s.commitBatch(batch)
-	}
-}
-
-// commitBatch records the requests of batch and answers each of them.
-func (s *Store) commitBatch(batch []*insertRequest) {
-	live := batch[:0]
-	for _, r := range batch {
-		if err := r.ctx.Err(); err != nil {
-			r.done <- err
-			continue
-		}
-		live = append(live, r)
-	}
-
-	for len(live) > 0 {
-		bad, err := s.insertAll(live)
-		switch {
-		case err == nil:
-			for _, r := range live {
-				r.done <- r.err
-			}
-			return
-		case bad < 0:
-			for _, r := range live {
-				r.done <- err
-			}
-			return
-		}
-		// One request failed for a reason of its own, which aborted the
-		// group: fail only its caller and try the others again.
-		live[bad].done <- err
-		live = slices.Delete(live, bad, bad+1)
-	}
-}
-
-// insertAll records reqs in one transaction, in two round trips: the
-// certificates and audit records as one pipeline, then the events of the
-// certificates that were new and the revision bump. It sets the err of each
-// request to nil or store.ErrDuplicateSerial. If a statement fails it returns
+// insertAll is the store's groupcommit.WriteFunc. It records reqs in one
+// transaction, in two round trips: the certificates and audit records as one
+// pipeline, then the events of the certificates that were new and the
+// revision bump. It sets outcome[i] to nil or store.ErrDuplicateSerial for
+// each request. If a statement fails it returns
 // the index of its request and the error; if the transaction fails it
 // returns -1 and the error. Either way nothing is committed.
-func (s *Store) insertAll(reqs []*insertRequest) (bad int, err error) {
+func (s *Store) insertAll(reqs []*insertRequest, outcome []error) (bad int, err error) {
 	// The group is shared by many callers, so no single caller's context
 	// may cancel it.
 	ctx := context.Background()
@@ -153,7 +68,6 @@ func (s *Store) insertAll(reqs []*insertRequest) (bad int, err error) {
 		queue []statement
 	)
 	for i, r := range reqs {
-		r.err = nil
 		for _, a := range r.audit {
 			b.Queue(insertAuditSQL, a...)
 			queue = append(queue, statement{req: i})
@@ -189,7 +103,7 @@ func (s *Store) insertAll(reqs []*insertRequest) (bad int, err error) {
 			continue
 		}
 		if !inserted[i] {
-			r.err = fmt.Errorf("store/postgres: certificate %s: %w",
+			outcome[i] = fmt.Errorf("store/postgres: certificate %s: %w",
 				r.args[1], store.ErrDuplicateSerial)
 			continue
 		}
@@ -221,7 +135,6 @@ func (s *Store) insertAll(reqs []*insertRequest) (bad int, err error) {
 	if err := tx.Commit(ctx); err != nil {
 		return -1, fmt.Errorf("store/postgres: committing %d records: %w", len(reqs), err)
 	}
-	s.commits.Add(1)
 	s.added.Add(added)
 	return 0, nil
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/anchorpki/anchor/store"
+	"github.com/anchorpki/anchor/store/internal/stored"
 )
 
 // NextCRL reserves the next CRL number for issuer, 1 for its first CRL, and
@@ -17,17 +18,17 @@ import (
 // its start, so no other handle or process can take the same number.
 func (s *Store) NextCRL(ctx context.Context, issuer string, thisUpdate, nextUpdate time.Time) (
 	next, prev *store.CRLRecord, err error) {
-	if !s.gate.enter() {
+	if !s.gate.Enter() {
 		return nil, nil, store.ErrClosed
 	}
-	defer s.gate.leave()
+	defer s.gate.Leave()
 
 	switch {
 	case issuer == "":
 		return nil, nil, errors.New("store/sqlite: next CRL: issuer is empty")
 	case thisUpdate.IsZero():
 		return nil, nil, fmt.Errorf("store/sqlite: next CRL of %s: thisUpdate is zero", issuer)
-	case unix(nextUpdate) <= unix(thisUpdate):
+	case stored.Unix(nextUpdate) <= stored.Unix(thisUpdate):
 		return nil, nil, fmt.Errorf("store/sqlite: next CRL of %s: nextUpdate %s is not "+
 			"after thisUpdate %s", issuer, nextUpdate.UTC().Format(time.RFC3339),
 			thisUpdate.UTC().Format(time.RFC3339))
@@ -49,12 +50,12 @@ func (s *Store) NextCRL(ctx context.Context, issuer string, thisUpdate, nextUpda
 	default:
 		return nil, nil, fmt.Errorf("store/sqlite: next CRL of %s: %w", issuer, err)
 	}
-	key, err := numberKey("CRL number", number)
+	key, err := stored.NumberKey("CRL number", number)
 	if err != nil {
 		return nil, nil, fmt.Errorf("store/sqlite: next CRL of %s: %w", issuer, err)
 	}
 	_, err = tx.ExecContext(ctx, `INSERT INTO crls (issuer, number, this_update, next_update)
-		VALUES (?, ?, ?, ?)`, issuer, key, unix(thisUpdate), unix(nextUpdate))
+		VALUES (?, ?, ?, ?)`, issuer, key, stored.Unix(thisUpdate), stored.Unix(nextUpdate))
 	if err != nil {
 		return nil, nil, fmt.Errorf("store/sqlite: next CRL of %s: %w", issuer, err)
 	}
@@ -65,8 +66,8 @@ func (s *Store) NextCRL(ctx context.Context, issuer string, thisUpdate, nextUpda
 	next = &store.CRLRecord{
 		Issuer:     issuer,
 		Number:     number,
-		ThisUpdate: fromUnix(unix(thisUpdate)),
-		NextUpdate: fromUnix(unix(nextUpdate)),
+		ThisUpdate: stored.FromUnix(stored.Unix(thisUpdate)),
+		NextUpdate: stored.FromUnix(stored.Unix(nextUpdate)),
 	}
 	return next, prev, nil
 }
@@ -74,10 +75,10 @@ func (s *Store) NextCRL(ctx context.Context, issuer string, thisUpdate, nextUpda
 // LastCRL returns the record of the last CRL reserved for issuer, or an error
 // wrapping store.ErrNotFound if it has none.
 func (s *Store) LastCRL(ctx context.Context, issuer string) (*store.CRLRecord, error) {
-	if !s.gate.enter() {
+	if !s.gate.Enter() {
 		return nil, store.ErrClosed
 	}
-	defer s.gate.leave()
+	defer s.gate.Leave()
 
 	r, err := lastCRL(ctx, s.read, issuer)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -113,18 +114,18 @@ func lastCRL(ctx context.Context, q queryRower, issuer string) (*store.CRLRecord
 	return &store.CRLRecord{
 		Issuer:     issuer,
 		Number:     number,
-		ThisUpdate: fromUnix(thisUpdate),
-		NextUpdate: fromUnix(nextUpdate),
+		ThisUpdate: stored.FromUnix(thisUpdate),
+		NextUpdate: stored.FromUnix(nextUpdate),
 	}, nil
 }
 
 // PutCA records ca unless a CA with its slug exists, and returns the stored
 // record either way. A zero CreatedAt is recorded as now.
 func (s *Store) PutCA(ctx context.Context, ca *store.CA) (*store.CA, error) {
-	if !s.gate.enter() {
+	if !s.gate.Enter() {
 		return nil, store.ErrClosed
 	}
-	defer s.gate.leave()
+	defer s.gate.Leave()
 
 	if err := ca.Check(); err != nil {
 		return nil, err
@@ -143,26 +144,27 @@ func (s *Store) PutCA(ctx context.Context, ca *store.CA) (*store.CA, error) {
 		(slug, role, parent, serial, key_ref, der, created_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (slug) DO NOTHING`,
-		ca.Slug, ca.Role, ca.Parent, ca.Serial.String(), ca.KeyRef, ca.DER, unix(created))
+		ca.Slug, ca.Role, ca.Parent, ca.Serial.String(), ca.KeyRef, ca.DER,
+		stored.Unix(created))
 	if err != nil {
 		return nil, fmt.Errorf("store/sqlite: recording CA %s: %w", ca.Slug, err)
 	}
-	stored, err := readCA(ctx, tx, ca.Slug)
+	got, err := readCA(ctx, tx, ca.Slug)
 	if err != nil {
 		return nil, fmt.Errorf("store/sqlite: recording CA %s: %w", ca.Slug, err)
 	}
 	if err := tx.Commit(); err != nil {
 		return nil, fmt.Errorf("store/sqlite: recording CA %s: %w", ca.Slug, err)
 	}
-	return stored, nil
+	return got, nil
 }
 
 // CA returns the CA with this slug, or an error wrapping store.ErrNotFound.
 func (s *Store) CA(ctx context.Context, slug string) (*store.CA, error) {
-	if !s.gate.enter() {
+	if !s.gate.Enter() {
 		return nil, store.ErrClosed
 	}
-	defer s.gate.leave()
+	defer s.gate.Leave()
 
 	ca, err := readCA(ctx, s.read, slug)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -191,6 +193,6 @@ func readCA(ctx context.Context, q queryRower, slug string) (*store.CA, error) {
 	if ca.Serial, ok = new(big.Int).SetString(serial, 10); !ok {
 		return nil, fmt.Errorf("CA %q: stored serial %q is not a decimal number", slug, serial)
 	}
-	ca.CreatedAt = fromUnix(createdAt)
+	ca.CreatedAt = stored.FromUnix(createdAt)
 	return &ca, nil
 }

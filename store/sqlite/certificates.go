@@ -10,18 +10,19 @@ import (
 	"time"
 
 	"github.com/anchorpki/anchor/store"
+	"github.com/anchorpki/anchor/store/internal/stored"
 )
 
 // Certificate returns the certificate with this serial, or an error wrapping
 // store.ErrNotFound. A serial no certificate can have (nil, not positive,
 // longer than 159 bits) is not found either.
 func (s *Store) Certificate(ctx context.Context, serial *big.Int) (*store.Certificate, error) {
-	if !s.gate.enter() {
+	if !s.gate.Enter() {
 		return nil, store.ErrClosed
 	}
-	defer s.gate.leave()
+	defer s.gate.Leave()
 
-	key, err := numberKey("serial", serial)
+	key, err := stored.NumberKey("serial", serial)
 	if err != nil {
 		return nil, fmt.Errorf("store/sqlite: certificate: %w: %w", err, store.ErrNotFound)
 	}
@@ -39,10 +40,10 @@ func (s *Store) Certificate(ctx context.Context, serial *big.Int) (*store.Certif
 // to keyHash, oldest first: by CreatedAt, then by serial.
 func (s *Store) CertificatesByKey(ctx context.Context, keyHash [32]byte) (
 	[]*store.Certificate, error) {
-	if !s.gate.enter() {
+	if !s.gate.Enter() {
 		return nil, store.ErrClosed
 	}
-	defer s.gate.leave()
+	defer s.gate.Leave()
 
 	rows, err := s.byKey.QueryContext(ctx, keyHash[:])
 	if err != nil {
@@ -60,10 +61,10 @@ func (s *Store) CertificatesByKey(ctx context.Context, keyHash [32]byte) (
 // a certificate is valid through its notAfter second, and expired once f.Now
 // is past it.
 func (s *Store) List(ctx context.Context, f store.Filter) ([]*store.Certificate, error) {
-	if !s.gate.enter() {
+	if !s.gate.Enter() {
 		return nil, store.ErrClosed
 	}
-	defer s.gate.leave()
+	defer s.gate.Leave()
 
 	query, args, err := listQuery(f, time.Now())
 	if err != nil {
@@ -100,9 +101,9 @@ func listQuery(f store.Filter, now time.Time) (string, []any, error) {
 	switch f.Status {
 	case store.StatusAny:
 	case store.StatusValid:
-		add("revoked_at IS NULL AND not_after >= ?", unixCeil(now))
+		add("revoked_at IS NULL AND not_after >= ?", stored.UnixCeil(now))
 	case store.StatusExpired:
-		add("revoked_at IS NULL AND not_after < ?", unixCeil(now))
+		add("revoked_at IS NULL AND not_after < ?", stored.UnixCeil(now))
 	case store.StatusRevoked:
 		add("revoked_at IS NOT NULL")
 	default:
@@ -110,7 +111,7 @@ func listQuery(f store.Filter, now time.Time) (string, []any, error) {
 			"valid, revoked, expired", f.Status)
 	}
 	if !f.ExpiringBefore.IsZero() {
-		add("not_after < ?", unixCeil(f.ExpiringBefore))
+		add("not_after < ?", stored.UnixCeil(f.ExpiringBefore))
 	}
 	if f.After != "" {
 		add("serial_key > ?", f.After)
@@ -169,12 +170,12 @@ func scanCertificates(rows *sql.Rows) ([]*store.Certificate, error) {
 func (s *Store) Revoke(ctx context.Context, serial *big.Int, at time.Time,
 	reason store.Reason, events ...store.Outgoing) (
 	c *store.Certificate, changed bool, err error) {
-	if !s.gate.enter() {
+	if !s.gate.Enter() {
 		return nil, false, store.ErrClosed
 	}
-	defer s.gate.leave()
+	defer s.gate.Leave()
 
-	key, err := numberKey("serial", serial)
+	key, err := stored.NumberKey("serial", serial)
 	if err != nil {
 		return nil, false, fmt.Errorf("store/sqlite: revoking: %w: %w", err, store.ErrNotFound)
 	}
@@ -210,7 +211,7 @@ func (s *Store) revoke(ctx context.Context, key string, at time.Time,
 	// the write lock from its start, so no other writer moves it meanwhile.
 	res, err := tx.ExecContext(ctx, `UPDATE certificates SET revoked_at = ?, reason = ?,
 		revoked_rev = (SELECT value + 1 FROM revision WHERE id = 1)
-		WHERE serial_key = ? AND revoked_at IS NULL`, unix(at), int64(reason), key)
+		WHERE serial_key = ? AND revoked_at IS NULL`, stored.Unix(at), int64(reason), key)
 	if err != nil {
 		return nil, false, err
 	}
@@ -258,12 +259,13 @@ const revokedEntriesSQL = `SELECT serial_key, revoked_at, reason, not_after
 // returned as it is.
 func (s *Store) RevokedEntries(ctx context.Context, issuer string, notAfterFrom time.Time,
 	fn func(store.RevokedEntry) error) error {
-	if !s.gate.enter() {
+	if !s.gate.Enter() {
 		return store.ErrClosed
 	}
-	defer s.gate.leave()
+	defer s.gate.Leave()
 
-	rows, err := s.read.QueryContext(ctx, revokedEntriesSQL, issuer, unixCeil(notAfterFrom))
+	rows, err := s.read.QueryContext(ctx, revokedEntriesSQL, issuer,
+		stored.UnixCeil(notAfterFrom))
 	if err != nil {
 		return fmt.Errorf("store/sqlite: revoked certificates of %s: %w", issuer, err)
 	}
@@ -283,9 +285,9 @@ func (s *Store) RevokedEntries(ctx context.Context, issuer string, notAfterFrom 
 		}
 		err = fn(store.RevokedEntry{
 			Serial:    serial,
-			RevokedAt: fromUnix(revokedAt),
+			RevokedAt: stored.FromUnix(revokedAt),
 			Reason:    store.Reason(reason),
-			NotAfter:  fromUnix(notAfter),
+			NotAfter:  stored.FromUnix(notAfter),
 		})
 		if err != nil {
 			return err
@@ -312,10 +314,10 @@ const revokedSinceSQL = `SELECT serial_key, revoked_at, reason, not_after, revok
 // committed after it has a higher revision than the one returned.
 func (s *Store) RevokedSince(ctx context.Context, issuer string, afterRevision int64,
 	fn func(store.RevokedEntry, int64) error) (int64, error) {
-	if !s.gate.enter() {
+	if !s.gate.Enter() {
 		return 0, store.ErrClosed
 	}
-	defer s.gate.leave()
+	defer s.gate.Leave()
 
 	upTo, err := s.revokedSince(ctx, issuer, afterRevision, fn)
 	var cb callbackError
@@ -368,9 +370,9 @@ func (s *Store) revokedSince(ctx context.Context, issuer string, after int64,
 		}
 		err = fn(store.RevokedEntry{
 			Serial:    serial,
-			RevokedAt: fromUnix(revokedAt),
+			RevokedAt: stored.FromUnix(revokedAt),
 			Reason:    store.Reason(reason),
-			NotAfter:  fromUnix(notAfter),
+			NotAfter:  stored.FromUnix(notAfter),
 		}, rev)
 		if err != nil {
 			return 0, callbackError{err}

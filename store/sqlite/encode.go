@@ -3,39 +3,11 @@ package sqlite
 import (
 	"database/sql"
 	"fmt"
-	"math/big"
 	"time"
 
 	"github.com/anchorpki/anchor/store"
+	"github.com/anchorpki/anchor/store/internal/stored"
 )
-
-// numberKey returns store.SerialKey(n), or the error of store.CheckNumber
-// if n is not a number the store can key. what names the number.
-func numberKey(what string, n *big.Int) (string, error) {
-	if err := store.CheckNumber(what, n); err != nil {
-		return "", err
-	}
-	return store.SerialKey(n), nil
-}
-
-// unix is how a time is stored: whole Unix seconds, the sub-second part
-// dropped (rounded towards the past).
-func unix(t time.Time) int64 { return t.Unix() }
-
-// unixCeil is the smallest whole second at or after t. For a stored time s,
-// s < t exactly when s < unixCeil(t), and s >= t exactly when
-// s >= unixCeil(t), which is how filters compare stored seconds with a
-// caller's time that may carry nanoseconds.
-func unixCeil(t time.Time) int64 {
-	s := t.Unix()
-	if t.Nanosecond() > 0 {
-		s++
-	}
-	return s
-}
-
-// fromUnix turns stored seconds back into a time in UTC.
-func fromUnix(s int64) time.Time { return time.Unix(s, 0).UTC() }
 
 // boolInt stores a bool as 0 or 1, which both SQLite and PostgreSQL compare as
 // integers.
@@ -58,12 +30,12 @@ func certificateArgs(c *store.Certificate, now time.Time) ([]any, error) {
 	}
 	var revokedAt, reason any // NULL unless revoked
 	if c.RevokedAt != nil {
-		revokedAt, reason = unix(*c.RevokedAt), int64(c.Reason)
+		revokedAt, reason = stored.Unix(*c.RevokedAt), int64(c.Reason)
 	}
 	return []any{
 		store.SerialKey(c.Serial), c.Serial.String(), c.Issuer, c.Subject, c.CommonName,
-		c.KeyHash[:], unix(c.NotBefore), unix(c.NotAfter), c.DER, string(c.Source),
-		boolInt(c.NotifyIssued), boolInt(c.NotifyExpiry), unix(created),
+		c.KeyHash[:], stored.Unix(c.NotBefore), stored.Unix(c.NotAfter), c.DER, string(c.Source),
+		boolInt(c.NotifyIssued), boolInt(c.NotifyExpiry), stored.Unix(created),
 		revokedAt, reason,
 	}, nil
 }
@@ -119,12 +91,12 @@ func scanCertificate(row scanner) (*store.Certificate, error) {
 			c.Serial, len(keyHash), len(c.KeyHash))
 	}
 	copy(c.KeyHash[:], keyHash)
-	c.NotBefore, c.NotAfter = fromUnix(notBefore), fromUnix(notAfter)
+	c.NotBefore, c.NotAfter = stored.FromUnix(notBefore), stored.FromUnix(notAfter)
 	c.Source = store.Source(source)
 	c.NotifyIssued, c.NotifyExpiry = notifyIssued != 0, notifyExpiry != 0
-	c.CreatedAt = fromUnix(createdAt)
+	c.CreatedAt = stored.FromUnix(createdAt)
 	if revokedAt.Valid {
-		at := fromUnix(revokedAt.Int64)
+		at := stored.FromUnix(revokedAt.Int64)
 		c.RevokedAt = &at
 		c.Reason = store.Reason(reason.Int64)
 	}

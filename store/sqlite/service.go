@@ -12,15 +12,16 @@ import (
 
 	"github.com/anchorpki/anchor/notify"
 	"github.com/anchorpki/anchor/store"
+	"github.com/anchorpki/anchor/store/internal/stored"
 )
 
 // Revision returns the number of revoking transactions so far: one primary-key
 // read on a read connection.
 func (s *Store) Revision(ctx context.Context) (int64, error) {
-	if !s.gate.enter() {
+	if !s.gate.Enter() {
 		return 0, store.ErrClosed
 	}
-	defer s.gate.leave()
+	defer s.gate.Leave()
 
 	var rev int64
 	err := s.read.QueryRowContext(ctx, `SELECT value FROM revision WHERE id = 1`).Scan(&rev)
@@ -35,21 +36,6 @@ func bumpRevision(ctx context.Context, tx *sql.Tx) error {
 	_, err := tx.ExecContext(ctx, `UPDATE revision SET value = value + 1 WHERE id = 1`)
 	return err
 }
-
-// micros is how outbox, audit and lease times are stored: Unix microseconds.
-func micros(t time.Time) int64 { return t.UnixMicro() }
-
-// microsCeil is the smallest whole microsecond at or after t; see unixCeil.
-func microsCeil(t time.Time) int64 {
-	us := t.UnixMicro()
-	if t.Nanosecond()%1000 != 0 {
-		us++
-	}
-	return us
-}
-
-// fromMicros turns stored microseconds back into a time in UTC.
-func fromMicros(us int64) time.Time { return time.UnixMicro(us).UTC() }
 
 // insertOutboxSQL records one delivery, due when its event happened. A second
 // insert of the same event for the same notifier changes nothing.
@@ -66,8 +52,8 @@ func addEvents(ctx context.Context, stmt *sql.Stmt, events []store.Outgoing,
 	for _, o := range events {
 		e := o.Event
 		for _, name := range o.Notifiers {
-			_, err := stmt.ExecContext(ctx, e.ID, name, e.Subject, micros(e.At),
-				string(e.Body), micros(e.At), micros(now))
+			_, err := stmt.ExecContext(ctx, e.ID, name, e.Subject, stored.Micros(e.At),
+				string(e.Body), stored.Micros(e.At), stored.Micros(now))
 			if err != nil {
 				return fmt.Errorf("recording event %s for %s: %w", e.ID, name, err)
 			}
@@ -78,10 +64,10 @@ func addEvents(ctx context.Context, stmt *sql.Stmt, events []store.Outgoing,
 
 // Add implements notify.Outbox: it records one delivery of e per notifier.
 func (s *Store) Add(ctx context.Context, e notify.Event, notifiers ...string) error {
-	if !s.gate.enter() {
+	if !s.gate.Enter() {
 		return store.ErrClosed
 	}
-	defer s.gate.leave()
+	defer s.gate.Leave()
 
 	events := []store.Outgoing{{Event: e, Notifiers: notifiers}}
 	if err := store.CheckEvents(events); err != nil {
@@ -106,10 +92,10 @@ func (s *Store) Add(ctx context.Context, e notify.Event, notifiers ...string) er
 // other claimer, in this process or another, can take the same ones.
 func (s *Store) Claim(ctx context.Context, now time.Time, limit int,
 	lease time.Duration) ([]notify.Delivery, error) {
-	if !s.gate.enter() {
+	if !s.gate.Enter() {
 		return nil, store.ErrClosed
 	}
-	defer s.gate.leave()
+	defer s.gate.Leave()
 
 	switch {
 	case limit <= 0:
@@ -136,7 +122,7 @@ func (s *Store) claim(ctx context.Context, now time.Time, limit int,
 	rows, err := tx.QueryContext(ctx, `SELECT id, event_id, notifier, subject, at_us, body,
 		attempts, last_error FROM outbox
 		WHERE state = 'pending' AND due_us <= ? ORDER BY due_us, id LIMIT ?`,
-		micros(now), limit)
+		stored.Micros(now), limit)
 	if err != nil {
 		return nil, err
 	}
@@ -158,7 +144,7 @@ func (s *Store) claim(ctx context.Context, now time.Time, limit int,
 			return nil, err
 		}
 		d.ID = strconv.FormatInt(id, 10)
-		d.Event.At = fromMicros(atUS)
+		d.Event.At = stored.FromMicros(atUS)
 		d.Event.Body = json.RawMessage(body)
 		ds = append(ds, d)
 		ids = append(ids, id)
@@ -171,7 +157,7 @@ func (s *Store) claim(ctx context.Context, now time.Time, limit int,
 		return nil, nil
 	}
 
-	until := micros(now.Add(lease))
+	until := stored.Micros(now.Add(lease))
 	for _, id := range ids {
 		_, err := tx.ExecContext(ctx, `UPDATE outbox SET due_us = ? WHERE id = ?`, until, id)
 		if err != nil {
@@ -186,30 +172,31 @@ func (s *Store) claim(ctx context.Context, now time.Time, limit int,
 
 // Done implements notify.Outbox.
 func (s *Store) Done(ctx context.Context, id string) error {
-	return s.settle(ctx, "done", id, `state = 'done', finished_us = ?`, micros(time.Now()))
+	return s.settle(ctx, "done", id, `state = 'done', finished_us = ?`,
+		stored.Micros(time.Now()))
 }
 
 // Retry implements notify.Outbox.
 func (s *Store) Retry(ctx context.Context, id string, next time.Time, lastErr string) error {
 	return s.settle(ctx, "retry", id, `attempts = attempts + 1, last_error = ?, due_us = ?`,
-		lastErr, micros(next))
+		lastErr, stored.Micros(next))
 }
 
 // GiveUp implements notify.Outbox.
 func (s *Store) GiveUp(ctx context.Context, id string, lastErr string) error {
 	return s.settle(ctx, "give up", id,
 		`state = 'given_up', attempts = attempts + 1, last_error = ?, finished_us = ?`,
-		lastErr, micros(time.Now()))
+		lastErr, stored.Micros(time.Now()))
 }
 
 // settle applies set to the pending delivery id. A delivery already done or
 // given up is left alone without an error; an id never handed out is
 // notify.ErrUnknownDelivery.
 func (s *Store) settle(ctx context.Context, op, id, set string, args ...any) error {
-	if !s.gate.enter() {
+	if !s.gate.Enter() {
 		return store.ErrClosed
 	}
-	defer s.gate.leave()
+	defer s.gate.Leave()
 
 	n, err := strconv.ParseInt(id, 10, 64)
 	if err != nil {
@@ -245,10 +232,10 @@ const tokenColumns = `id, name, role, hash, allow_cn, allow_san, max_lifetime_da
 
 // CreateToken records t; see store.Service.
 func (s *Store) CreateToken(ctx context.Context, t *store.Token) error {
-	if !s.gate.enter() {
+	if !s.gate.Enter() {
 		return store.ErrClosed
 	}
-	defer s.gate.leave()
+	defer s.gate.Leave()
 
 	if err := t.Check(); err != nil {
 		return err
@@ -267,12 +254,12 @@ func (s *Store) CreateToken(ctx context.Context, t *store.Token) error {
 	}
 	var revoked any
 	if t.RevokedAt != nil {
-		revoked = unix(*t.RevokedAt)
+		revoked = stored.Unix(*t.RevokedAt)
 	}
 	res, err := s.write.ExecContext(ctx, `INSERT INTO tokens (`+tokenColumns+`)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
 		t.ID, t.Name, string(t.Role), t.Hash[:], allowCN, allowSAN, t.MaxLifetimeDays,
-		unix(created), revoked)
+		stored.Unix(created), revoked)
 	var n int64
 	if err == nil {
 		n, err = res.RowsAffected()
@@ -327,9 +314,9 @@ func scanToken(row scanner) (*store.Token, error) {
 	t.Role = store.Role(role)
 	t.AllowCN, t.AllowSAN = allowCN, allowSAN
 	t.MaxLifetimeDays = int(maxLifetime)
-	t.CreatedAt = fromUnix(created)
+	t.CreatedAt = stored.FromUnix(created)
 	if revoked.Valid {
-		at := fromUnix(revoked.Int64)
+		at := stored.FromUnix(revoked.Int64)
 		t.RevokedAt = &at
 	}
 	return &t, nil
@@ -338,10 +325,10 @@ func scanToken(row scanner) (*store.Token, error) {
 // TokenByHash returns the token whose secret hashes to h, revoked or not, or an
 // error wrapping store.ErrNotFound.
 func (s *Store) TokenByHash(ctx context.Context, h [32]byte) (*store.Token, error) {
-	if !s.gate.enter() {
+	if !s.gate.Enter() {
 		return nil, store.ErrClosed
 	}
-	defer s.gate.leave()
+	defer s.gate.Leave()
 
 	t, err := scanToken(s.tokenByHash.QueryRowContext(ctx, h[:]))
 	if errors.Is(err, sql.ErrNoRows) {
@@ -358,10 +345,10 @@ const tokenByHashSQL = `SELECT ` + tokenColumns + ` FROM tokens WHERE hash = ?`
 
 // Tokens returns every token, oldest first.
 func (s *Store) Tokens(ctx context.Context) ([]*store.Token, error) {
-	if !s.gate.enter() {
+	if !s.gate.Enter() {
 		return nil, store.ErrClosed
 	}
-	defer s.gate.leave()
+	defer s.gate.Leave()
 
 	rows, err := s.read.QueryContext(ctx,
 		`SELECT `+tokenColumns+` FROM tokens ORDER BY created_at, id`)
@@ -386,17 +373,17 @@ func (s *Store) Tokens(ctx context.Context) ([]*store.Token, error) {
 // RevokeToken revokes the token with this ID, or else the unrevoked token with
 // this name, at the second of at.
 func (s *Store) RevokeToken(ctx context.Context, idOrName string, at time.Time) error {
-	if !s.gate.enter() {
+	if !s.gate.Enter() {
 		return store.ErrClosed
 	}
-	defer s.gate.leave()
+	defer s.gate.Leave()
 
 	if at.IsZero() {
 		return fmt.Errorf("store/sqlite: revoking token %q: revocation time is zero", idOrName)
 	}
 	for _, col := range []string{"id", "name"} {
 		res, err := s.write.ExecContext(ctx, `UPDATE tokens SET revoked_at = ?
-			WHERE `+col+` = ? AND revoked_at IS NULL`, unix(at), idOrName)
+			WHERE `+col+` = ? AND revoked_at IS NULL`, stored.Unix(at), idOrName)
 		var n int64
 		if err == nil {
 			n, err = res.RowsAffected()
@@ -438,32 +425,32 @@ func (s *Store) AppendAudit(ctx context.Context, recs ...store.AuditRecord) erro
 		if at.IsZero() {
 			at = now
 		}
-		rows[i] = []any{micros(at), r.Actor, r.Action, r.Serial, r.RequestID, r.Detail}
+		rows[i] = []any{stored.Micros(at), r.Actor, r.Action, r.Serial, r.RequestID, r.Detail}
 	}
 	if len(rows) == 0 {
-		if !s.gate.enter() {
+		if !s.gate.Enter() {
 			return store.ErrClosed
 		}
-		s.gate.leave()
+		s.gate.Leave()
 		return nil
 	}
-	return s.submit(ctx, &insertRequest{ctx: ctx, audit: rows, done: make(chan error, 1)})
+	return s.group.Submit(ctx, &insertRequest{audit: rows})
 }
 
 // Audit returns up to limit records (0: all) at or after since, oldest first.
 func (s *Store) Audit(ctx context.Context, since time.Time, limit int) (
 	[]store.AuditRecord, error) {
-	if !s.gate.enter() {
+	if !s.gate.Enter() {
 		return nil, store.ErrClosed
 	}
-	defer s.gate.leave()
+	defer s.gate.Leave()
 
 	if limit < 0 {
 		return nil, fmt.Errorf("store/sqlite: audit limit %d is negative", limit)
 	}
 	query := `SELECT at_us, actor, action, serial, request_id, detail FROM audit
 		WHERE at_us >= ? ORDER BY at_us, seq`
-	args := []any{microsCeil(since)}
+	args := []any{stored.MicrosCeil(since)}
 	if limit > 0 {
 		query += ` LIMIT ?`
 		args = append(args, limit)
@@ -483,7 +470,7 @@ func (s *Store) Audit(ctx context.Context, since time.Time, limit int) (
 			&r.Detail); err != nil {
 			return nil, fmt.Errorf("store/sqlite: reading audit: %w", err)
 		}
-		r.At = fromMicros(at)
+		r.At = stored.FromMicros(at)
 		recs = append(recs, r)
 	}
 	if err := rows.Err(); err != nil {
@@ -497,18 +484,18 @@ func (s *Store) Audit(ctx context.Context, since time.Time, limit int) (
 // A zero notAfterTo leaves the range open above.
 func (s *Store) LastReminders(ctx context.Context, notAfterFrom, notAfterTo time.Time) (
 	map[string]time.Time, error) {
-	if !s.gate.enter() {
+	if !s.gate.Enter() {
 		return nil, store.ErrClosed
 	}
-	defer s.gate.leave()
+	defer s.gate.Leave()
 
 	query := `SELECT c.serial, MAX(r.day) FROM reminders r
 		JOIN certificates c ON c.serial_key = r.serial_key
 		WHERE c.not_after >= ?`
-	args := []any{unixCeil(notAfterFrom)}
+	args := []any{stored.UnixCeil(notAfterFrom)}
 	if !notAfterTo.IsZero() {
 		query += ` AND c.not_after < ?`
-		args = append(args, unixCeil(notAfterTo))
+		args = append(args, stored.UnixCeil(notAfterTo))
 	}
 	query += ` GROUP BY c.serial_key, c.serial`
 	rows, err := s.read.QueryContext(ctx, query, args...)
@@ -525,7 +512,7 @@ func (s *Store) LastReminders(ctx context.Context, notAfterFrom, notAfterTo time
 		if err := rows.Scan(&serial, &day); err != nil {
 			return nil, fmt.Errorf("store/sqlite: reading reminders: %w", err)
 		}
-		last[serial] = fromUnix(day)
+		last[serial] = stored.FromUnix(day)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("store/sqlite: reading reminders: %w", err)
@@ -533,20 +520,14 @@ func (s *Store) LastReminders(ctx context.Context, notAfterFrom, notAfterTo time
 	return last, nil
 }
 
-// utcDay is the midnight, UTC, that starts t's UTC date.
-func utcDay(t time.Time) time.Time {
-	y, m, d := t.UTC().Date()
-	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
-}
-
 // RecordReminder notes r and records events in one transaction, unless a
 // reminder for the same serial and UTC day exists.
 func (s *Store) RecordReminder(ctx context.Context, r store.Reminded,
 	events ...store.Outgoing) (bool, error) {
-	if !s.gate.enter() {
+	if !s.gate.Enter() {
 		return false, store.ErrClosed
 	}
-	defer s.gate.leave()
+	defer s.gate.Leave()
 
 	if err := r.Check(); err != nil {
 		return false, err
@@ -565,7 +546,7 @@ func (s *Store) RecordReminder(ctx context.Context, r store.Reminded,
 	}
 	defer tx.Rollback()
 	res, err := tx.ExecContext(ctx, `INSERT INTO reminders (serial_key, day) VALUES (?, ?)
-		ON CONFLICT DO NOTHING`, store.SerialKey(serial), unix(utcDay(r.Day)))
+		ON CONFLICT DO NOTHING`, store.SerialKey(serial), stored.Unix(stored.UTCDay(r.Day)))
 	var n int64
 	if err == nil {
 		n, err = res.RowsAffected()
@@ -591,10 +572,10 @@ func (s *Store) RecordReminder(ctx context.Context, r store.Reminded,
 // process sharing the file runs on the same machine and so the same clock.
 func (s *Store) AcquireLease(ctx context.Context, name, holder string,
 	ttl time.Duration) (bool, error) {
-	if !s.gate.enter() {
+	if !s.gate.Enter() {
 		return false, store.ErrClosed
 	}
-	defer s.gate.leave()
+	defer s.gate.Leave()
 
 	if err := store.CheckLease(name, holder, ttl); err != nil {
 		return false, err
@@ -605,7 +586,7 @@ func (s *Store) AcquireLease(ctx context.Context, name, holder string,
 		ON CONFLICT (name) DO UPDATE
 		SET holder = excluded.holder, expires_us = excluded.expires_us
 		WHERE leases.holder = excluded.holder OR leases.expires_us <= ?`,
-		name, holder, micros(now.Add(ttl)), micros(now))
+		name, holder, stored.Micros(now.Add(ttl)), stored.Micros(now))
 	var n int64
 	if err == nil {
 		n, err = res.RowsAffected()
@@ -618,10 +599,10 @@ func (s *Store) AcquireLease(ctx context.Context, name, holder string,
 
 // ReleaseLease deletes the lease if holder has it.
 func (s *Store) ReleaseLease(ctx context.Context, name, holder string) error {
-	if !s.gate.enter() {
+	if !s.gate.Enter() {
 		return store.ErrClosed
 	}
-	defer s.gate.leave()
+	defer s.gate.Leave()
 
 	_, err := s.write.ExecContext(ctx, `DELETE FROM leases WHERE name = ? AND holder = ?`,
 		name, holder)

@@ -70,6 +70,7 @@ import (
 	"modernc.org/sqlite" // also registers the "sqlite" database/sql driver
 
 	"github.com/anchorpki/anchor/store"
+	"github.com/anchorpki/anchor/store/internal/groupcommit"
 )
 
 // busyTimeoutMillis bounds how long a connection waits for a lock held by
@@ -101,14 +102,9 @@ type Store struct {
 	// keeps one prepared copy per read connection, so SQLite parses each once.
 	bySerial, byKey, tokenByHash *sql.Stmt
 
-	queue   chan *insertRequest
-	stopped chan struct{} // closed when the writer goroutine has returned
-
-	gate gate
-
-	commits    atomic.Uint64
-	inserted   atomic.Uint64
-	committing atomic.Int64 // size of the group being committed
+	gate     groupcommit.Gate // every call enters; Close shuts it
+	group    *groupcommit.Queue[*insertRequest]
+	inserted atomic.Uint64 // certificates recorded since Open
 }
 
 var _ store.Store = (*Store)(nil)
@@ -188,10 +184,9 @@ func Open(path string) (*Store, error) {
 		bySerial:     lookups[0],
 		byKey:        lookups[1],
 		tokenByHash:  lookups[2],
-		queue:        make(chan *insertRequest, maxBatch),
-		stopped:      make(chan struct{}),
 	}
-	go s.writer()
+	// One writer: SQLite takes one write transaction at a time anyway.
+	s.group = groupcommit.Start(&s.gate, 1, maxBatch, s.insertAll)
 	return s, nil
 }
 
@@ -229,11 +224,9 @@ func dataSource(abs string, write bool) string {
 // and closes the database. Calls made after Close return store.ErrClosed; Close
 // itself may be called again and then returns nil.
 func (s *Store) Close() error {
-	if !s.gate.close() {
+	if !s.group.Close() {
 		return nil
 	}
-	close(s.queue)
-	<-s.stopped
 	return errors.Join(s.insert.Close(), s.outboxInsert.Close(), s.auditInsert.Close(),
 		s.bySerial.Close(), s.byKey.Close(), s.tokenByHash.Close(),
 		s.read.Close(), s.write.Close())
@@ -250,57 +243,11 @@ type Stats struct {
 // Stats returns the group-commit counters. Certificates divided by Commits is
 // the mean group size.
 func (s *Store) Stats() Stats {
+	g := s.group.Stats()
 	return Stats{
-		Commits:      s.commits.Load(),
+		Commits:      g.Commits,
 		Certificates: s.inserted.Load(),
-		Queued:       len(s.queue),
-		Committing:   int(s.committing.Load()),
+		Queued:       g.Queued,
+		Committing:   g.Committing,
 	}
-}
-
-// gate admits calls until it is closed, and lets close wait until the calls
-// admitted before have left. Unlike a sync.RWMutex it never blocks enter, so a
-// call made from inside a RevokedEntries callback cannot deadlock with Close.
-type gate struct {
-	mu     sync.Mutex
-	idle   *sync.Cond
-	closed bool
-	active int
-}
-
-// enter admits a call, or reports false once the gate is closed.
-func (g *gate) enter() bool {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if g.closed {
-		return false
-	}
-	g.active++
-	return true
-}
-
-// leave ends a call admitted by enter.
-func (g *gate) leave() {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	g.active--
-	if g.active == 0 && g.idle != nil {
-		g.idle.Broadcast()
-	}
-}
-
-// close shuts the gate and waits for the admitted calls to leave. It reports
-// false if the gate was already closed.
-func (g *gate) close() bool {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if g.closed {
-		return false
-	}
-	g.closed = true
-	g.idle = sync.NewCond(&g.mu)
-	for g.active > 0 {
-		g.idle.Wait()
-	}
-	return true
 }

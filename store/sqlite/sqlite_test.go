@@ -666,8 +666,9 @@ func TestGroupFailsOnlyTheBadInsert(t *testing.T) {
 		t.Fatal(err)
 	}
 	args[2] = nil
-	bad := &insertRequest{ctx: context.Background(), args: args, done: make(chan error, 1)}
-	s.queue <- bad
+	bad := make(chan error, 1)
+	go func() { bad <- s.group.Submit(context.Background(), &insertRequest{args: args}) }()
+	waitFor(t, "the bad insert", func() bool { return s.Stats().Queued == 2 })
 	go insert(4)
 	waitFor(t, "three queued inserts", func() bool { return s.Stats().Queued == 3 })
 	release()
@@ -677,7 +678,7 @@ func TestGroupFailsOnlyTheBadInsert(t *testing.T) {
 			t.Errorf("good insert: %v", err)
 		}
 	}
-	if err := <-bad.done; err == nil || errors.Is(err, store.ErrDuplicateSerial) ||
+	if err := <-bad; err == nil || errors.Is(err, store.ErrDuplicateSerial) ||
 		!strings.Contains(err.Error(), "NOT NULL") {
 		t.Errorf("bad insert: %v, want the NOT NULL constraint error", err)
 	}
