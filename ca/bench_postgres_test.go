@@ -7,16 +7,13 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/anchorpki/anchor/ca"
 	"github.com/anchorpki/anchor/config"
 	"github.com/anchorpki/anchor/profile"
-	"github.com/anchorpki/anchor/store"
 	"github.com/anchorpki/anchor/store/postgres"
 )
 
@@ -26,33 +23,7 @@ import (
 // two shows what the shared store of a replicated deployment costs per
 // certificate; the signing floor (signs/s) is the same in both.
 func BenchmarkIssueP256Postgres(b *testing.B) {
-	f := newPostgresFixture(b)
-	ctx := context.Background()
-	reqs := make([]*profile.Request, b.N)
-	for i := range reqs {
-		reqs[i] = &profile.Request{CommonName: "bench.example.com", Lifetime: 30,
-			Base64CSRData: csrPEM(b, p256(b), "bench.example.com")}
-	}
-	var next atomic.Int64
-	b.SetParallelism(16)
-	b.ResetTimer()
-	start := time.Now()
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			req := reqs[next.Add(1)-1]
-			if _, err := f.ca.Issue(ctx, req, store.SourceAPI); err != nil {
-				b.Error(err)
-				return
-			}
-		}
-	})
-	issueRate := float64(b.N) / time.Since(start).Seconds()
-	b.StopTimer()
-
-	signRate := rawSignRate(b, f.ca.Issuing.Signer, max(b.N, 2000))
-	b.ReportMetric(issueRate, "certs/s")
-	b.ReportMetric(signRate, "signs/s")
-	b.ReportMetric(issueRate/signRate, "ratio")
+	benchmarkIssue(b, newPostgresFixture(b))
 }
 
 // newPostgresFixture makes a hierarchy with the default config, its keys in
