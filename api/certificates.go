@@ -66,15 +66,10 @@ func (a *API) view(c *store.Certificate, withPEM bool) Certificate {
 		NotAfter:   c.NotAfter.UTC(),
 		Source:     string(c.Source),
 	}
-	switch {
-	case c.Revoked():
-		v.Status = string(store.StatusRevoked)
+	v.Status = string(c.Status(a.now()))
+	if c.Revoked() {
 		at := c.RevokedAt.UTC()
 		v.RevokedAt, v.Reason = &at, c.Reason.String()
-	case !a.now().Before(c.NotAfter):
-		v.Status = string(store.StatusExpired)
-	default:
-		v.Status = string(store.StatusValid)
 	}
 	if withPEM {
 		v.PEM = string(ca.PEMCertificate(c.DER))

@@ -8,7 +8,6 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -40,7 +39,7 @@ type Authority struct {
 
 // PEM returns the CA certificate in PEM form.
 func (a *Authority) PEM() []byte {
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: a.Cert.Raw})
+	return PEMCertificate(a.Cert.Raw)
 }
 
 // InitResult says what Init found or made.

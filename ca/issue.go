@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -116,7 +115,7 @@ func (c *CA) Issue(ctx context.Context, req *profile.Request, src store.Source) 
 	}
 
 	resp := c.chainResponse()
-	leaf := pemCert(rec.DER)
+	leaf := PEMCertificate(rec.DER)
 	if req.CertBundle {
 		leaf = append(leaf, c.Issuing.PEM()...)
 		leaf = append(leaf, c.Root.PEM()...)
@@ -266,10 +265,6 @@ func (c *CA) chainResponse() Response {
 
 // KeyHash is the store's key identity: SHA-256 of the DER SubjectPublicKeyInfo.
 func KeyHash(spki []byte) [32]byte { return sha256.Sum256(spki) }
-
-func pemCert(der []byte) []byte {
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
-}
 
 func subjectOrEmpty(raw []byte) string {
 	s, err := profile.SubjectString(raw)

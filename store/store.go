@@ -57,6 +57,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"strings"
 	"time"
 )
 
@@ -123,30 +124,17 @@ func ParseReason(name string) (Reason, error) {
 		return ReasonUnspecified, nil
 	}
 	for r, n := range reasonNames {
-		if equalFold(n, name) {
+		if strings.EqualFold(n, name) {
 			return r, nil
 		}
 	}
 	switch {
-	case equalFold(name, "certificateHold"), equalFold(name, "removeFromCRL"):
+	case strings.EqualFold(name, "certificateHold"), strings.EqualFold(name, "removeFromCRL"):
 		return 0, fmt.Errorf("reason %q is not supported: Anchor has no certificate holds", name)
 	}
 	return 0, fmt.Errorf("unknown revocation reason %q (want one of unspecified, "+
 		"keyCompromise, cACompromise, affiliationChanged, superseded, "+
 		"cessationOfOperation, privilegeWithdrawn, aACompromise)", name)
-}
-
-func equalFold(a, b string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := 0; i < len(a); i++ {
-		x, y := a[i]|0x20, b[i]|0x20
-		if x != y {
-			return false
-		}
-	}
-	return true
 }
 
 // SerialKey is the store's key for a serial number: 40 lower-case hex digits,
@@ -178,6 +166,19 @@ type Certificate struct {
 
 // Revoked reports whether the certificate has been revoked.
 func (c *Certificate) Revoked() bool { return c.RevokedAt != nil }
+
+// Status is the state of the certificate at now: revoked, whatever its
+// validity; expired once now is past notAfter (RFC 5280 section 4.1.2.5: the
+// notAfter second itself is still valid); valid otherwise.
+func (c *Certificate) Status(now time.Time) Status {
+	switch {
+	case c.Revoked():
+		return StatusRevoked
+	case now.After(c.NotAfter):
+		return StatusExpired
+	}
+	return StatusValid
+}
 
 // RevokedEntry is what a CRL needs to know of one revoked certificate.
 type RevokedEntry struct {

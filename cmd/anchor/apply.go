@@ -9,6 +9,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/anchorpki/anchor/ca"
 	"github.com/anchorpki/anchor/gitops"
 )
 
@@ -104,7 +105,7 @@ func writeIssued(out string, p *gitops.Plan) error {
 		}
 		name := strings.NewReplacer("/", "_", "\\", "_", "..", "_").Replace(s.CommonName)
 		path := filepath.Join(out, name+".pem")
-		if err := os.WriteFile(path, pemCert(s.Certificate.DER), 0o644); err != nil {
+		if err := os.WriteFile(path, ca.PEMCertificate(s.Certificate.DER), 0o644); err != nil {
 			return err
 		}
 	}

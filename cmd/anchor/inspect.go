@@ -53,15 +53,7 @@ func toJSON(c *store.Certificate, now time.Time) certJSON {
 	return j
 }
 
-func status(c *store.Certificate, now time.Time) string {
-	switch {
-	case c.Revoked():
-		return "revoked"
-	case now.After(c.NotAfter):
-		return "expired"
-	}
-	return "valid"
-}
+func status(c *store.Certificate, now time.Time) string { return string(c.Status(now)) }
 
 func runList(ctx context.Context, a *app, args []string) error {
 	var h homeFlags
@@ -174,7 +166,7 @@ func runShow(ctx context.Context, a *app, args []string) error {
 	case *asJSON:
 		return writeJSON(a.stdout, toJSON(c, time.Now()))
 	case *asPEM:
-		_, err := a.stdout.Write(pemCert(c.DER))
+		_, err := a.stdout.Write(ca.PEMCertificate(c.DER))
 		return err
 	}
 	cert, err := x509.ParseCertificate(c.DER)

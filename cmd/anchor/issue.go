@@ -230,7 +230,7 @@ func runRequest(ctx context.Context, a *app, args []string) error {
 		return err
 	}
 	chain := append(in.ca.Issuing.PEM(), in.ca.Root.PEM()...)
-	if err := writeCredentialFiles(*out, key, pemCert(issued.Certificate.DER), chain); err != nil {
+	if err := writeCredentialFiles(*out, key, ca.PEMCertificate(issued.Certificate.DER), chain); err != nil {
 		return err
 	}
 	fmt.Fprintf(a.stdout, "issued %s\n  serial   %s\n  expires  %s\n  files    %s\n",

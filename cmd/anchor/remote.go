@@ -11,6 +11,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/anchorpki/anchor/api"
+	"github.com/anchorpki/anchor/ca"
 	"github.com/anchorpki/anchor/client"
 )
 
@@ -101,7 +102,7 @@ func remoteList(ctx context.Context, a *app, c *client.Client, o client.ListOpti
 	fmt.Fprintln(tw, "SERIAL\tCOMMON NAME\tNOT AFTER\tSTATUS\tSOURCE")
 	for _, cert := range all {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", cert.Serial, cert.CommonName,
-			cert.NotAfter.UTC().Format("2006-01-02 15:04:05"), cert.Status, cert.Source)
+			cert.NotAfter.UTC().Format(ca.TimeLayout), cert.Status, cert.Source)
 	}
 	return tw.Flush()
 }

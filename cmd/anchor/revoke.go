@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/pem"
 	"errors"
 	"fmt"
 
@@ -59,8 +58,4 @@ func runRevoke(ctx context.Context, a *app, args []string) error {
 	}
 	fmt.Fprintf(a.stdout, "revoked %s (%s), reason %s\n", c.Serial, c.CommonName, c.Reason)
 	return nil
-}
-
-func pemCert(der []byte) []byte {
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
 }
